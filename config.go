@@ -1,0 +1,108 @@
+package mesosgot
+
+import (
+	"flag"
+	"sync"
+	"time"
+)
+
+// GoTaskSchedConfig holds the GoTask scheduler/framework config parameters.
+// The seed's fields come first; the rest are additions with defaults that
+// DefaultSchedulerConfig fills in.
+type GoTaskSchedConfig struct {
+	//Binding address for artifact server
+	Address string
+	//Binding port for artifact server; 0 picks a free port
+	ArtifactPort int
+	//Authentication provider
+	AuthProvider string
+	//Master address, default 127.0.0.1:5050; "local" or "local:N" runs an
+	//embedded local cluster (N agents) in the scheduler process
+	Master string
+	//Path to app framework executor
+	ExecutorPath string
+	//Mesos authentication principal
+	MesosAuthPrincipal string
+	//Mesos authentication secret file
+	MesosAuthSecretFile string
+	// TaskRefuseSeconds is the refuse_seconds filter of offers declined
+	// because the round could not hold the whole job.
+	TaskRefuseSeconds float64
+
+	// FrameworkName is the Mesos framework name; default "mesosgot".
+	FrameworkName string
+	// ExecutorArgs are passed to the executor binary on its command line.
+	ExecutorArgs []string
+	// ExecutorResources are the executor's own resources, counted once per
+	// agent that runs tasks of the job; default cpus 0.1, mem 32.
+	ExecutorResources map[string]float64
+	// FailoverTimeout is the framework's failover_timeout; 0 means Mesos' default.
+	FailoverTimeout time.Duration
+}
+
+// DefaultSchedulerConfig returns the defaults, with no flag read.
+func DefaultSchedulerConfig() *GoTaskSchedConfig {
+	return &GoTaskSchedConfig{
+		Address:           "127.0.0.1",
+		ArtifactPort:      0,
+		AuthProvider:      "SASL",
+		Master:            "127.0.0.1:5050",
+		ExecutorPath:      "./executor",
+		TaskRefuseSeconds: 1,
+		FrameworkName:     "mesosgot",
+		ExecutorResources: map[string]float64{"cpus": 0.1, "mem": 32},
+	}
+}
+
+// RegisterSchedulerFlags defines the scheduler's flags on fs and returns
+// the config they write into when fs is parsed. Flag names are those of
+// mesos-go's example scheduler: -master, -address, -artifactPort,
+// -executor, -mesos_authentication_provider,
+// -mesos_authentication_principal, -mesos_authentication_secret_file, plus
+// -task_refuse_seconds.
+func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
+	c := DefaultSchedulerConfig()
+	fs.StringVar(&c.Address, "address", c.Address, "Binding address for artifact server")
+	fs.IntVar(&c.ArtifactPort, "artifactPort", c.ArtifactPort, "Binding port for artifact server (0: any free port)")
+	fs.StringVar(&c.AuthProvider, "mesos_authentication_provider", c.AuthProvider, "Authentication provider to use, default is SASL that supports mechanisms: [CRAM-MD5]")
+	fs.StringVar(&c.Master, "master", c.Master, "Master address <ip:port>, zk://host:port/mesos, or local[:N] for an embedded local cluster of N agents")
+	fs.StringVar(&c.ExecutorPath, "executor", c.ExecutorPath, "Path to app executor binary")
+	fs.StringVar(&c.MesosAuthPrincipal, "mesos_authentication_principal", c.MesosAuthPrincipal, "Mesos authentication principal.")
+	fs.StringVar(&c.MesosAuthSecretFile, "mesos_authentication_secret_file", c.MesosAuthSecretFile, "Mesos authentication secret file.")
+	fs.Float64Var(&c.TaskRefuseSeconds, "task_refuse_seconds", c.TaskRefuseSeconds, "Seconds to refuse offers declined because they could not hold the whole job")
+	return c
+}
+
+var (
+	cmdLineOnce   sync.Once
+	cmdLineConfig *GoTaskSchedConfig
+)
+
+// defineCommandLineFlags puts the scheduler flags on flag.CommandLine once.
+// It runs at init so that a main calling flag.Parse itself knows them; it
+// never parses.
+func defineCommandLineFlags() *GoTaskSchedConfig {
+	cmdLineOnce.Do(func() { cmdLineConfig = RegisterSchedulerFlags(flag.CommandLine) })
+	return cmdLineConfig
+}
+
+func init() { defineCommandLineFlags() }
+
+// LoadSchedulerConfig loads scheduler config parameters from default
+// settings and command line flags. The flags are defined on
+// flag.CommandLine when the package loads; if the program has not called
+// flag.Parse yet, LoadSchedulerConfig does. It returns a copy, so later
+// changes to it do not touch the flags.
+func LoadSchedulerConfig() (config *GoTaskSchedConfig) {
+	c := defineCommandLineFlags()
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	cp := *c
+	cp.ExecutorArgs = append([]string(nil), c.ExecutorArgs...)
+	cp.ExecutorResources = make(map[string]float64, len(c.ExecutorResources))
+	for k, v := range c.ExecutorResources {
+		cp.ExecutorResources[k] = v
+	}
+	return &cp
+}

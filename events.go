@@ -1,0 +1,116 @@
+package mesosgot
+
+import "fmt"
+
+// SchedEvent is a scheduler event (a task's state change, a lost agent, a
+// disconnect, the job's end, ...) delivered to the app scheduler on its
+// schedevent channel. The dynamic type of EventData depends on EventType and
+// is documented on each SchedEventType constant.
+type SchedEvent struct {
+	EventType SchedEventType
+	EventData interface{} //the type of event data depend on event type
+}
+
+// SchedEventType is the kind of a SchedEvent.
+type SchedEventType int
+
+// The scheduler event types, in the seed's order. The comment of each says
+// when it is emitted and the type of SchedEvent.EventData it carries.
+const (
+	// Registered: the framework registered with the master. EventData: string, the framework ID.
+	Registered SchedEventType = iota
+	// Reregistered: the framework re-registered with a (new) master. EventData: string, the master's ID.
+	Reregistered
+	// Disconnected: the driver lost the master. EventData: nil.
+	Disconnected
+	// TaskLaunched: a task was handed to Mesos in a LaunchTasks call. EventData: TaskEvent.
+	TaskLaunched
+	// TaskRunning: a task reported TASK_RUNNING. EventData: TaskEvent.
+	TaskRunning
+	// TaskFinished: a task returned nil (TASK_FINISHED). EventData: TaskEvent.
+	TaskFinished
+	// TaskFailed: a task returned an error, panicked, was unknown to the
+	// executor, or Mesos reported TASK_FAILED/TASK_ERROR. The job ends. EventData: TaskEvent.
+	TaskFailed
+	// TaskKilled: a task reported TASK_KILLED. EventData: TaskEvent.
+	TaskKilled
+	// TaskLost: Mesos reported a task TASK_LOST (or another non-terminal loss state). The job ends. EventData: TaskEvent.
+	TaskLost
+	// OfferRescinded: Mesos rescinded an offer. EventData: string, the offer ID.
+	OfferRescinded
+	// SlaveLost: an agent running tasks of the job was lost. The job ends. EventData: string, the agent ID.
+	SlaveLost
+	// ExecutorLost: an executor of the job exited. The job ends. EventData: ExecutorLostEvent.
+	ExecutorLost
+	// Shutdown: the job is ending; it is the last event before schedevent
+	// closes. EventData: error, nil for a normal end, else the cause (a *JobError).
+	Shutdown
+	// Error: an error was reported, by the driver (fatal, the job ends) or by
+	// mesosgot (a malformed framework message, a message to an unknown task:
+	// logged and dropped, the job goes on). EventData: error.
+	Error
+	// NumSchedEventTypes is the number of event types, not an event.
+	NumSchedEventTypes
+)
+
+var schedEventNames = [...]string{
+	Registered:     "Registered",
+	Reregistered:   "Reregistered",
+	Disconnected:   "Disconnected",
+	TaskLaunched:   "TaskLaunched",
+	TaskRunning:    "TaskRunning",
+	TaskFinished:   "TaskFinished",
+	TaskFailed:     "TaskFailed",
+	TaskKilled:     "TaskKilled",
+	TaskLost:       "TaskLost",
+	OfferRescinded: "OfferRescinded",
+	SlaveLost:      "SlaveLost",
+	ExecutorLost:   "ExecutorLost",
+	Shutdown:       "Shutdown",
+	Error:          "Error",
+}
+
+// String returns the constant's name, e.g. "TaskFailed".
+func (et SchedEventType) String() string {
+	if et >= 0 && int(et) < len(schedEventNames) {
+		return schedEventNames[et]
+	}
+	return fmt.Sprintf("SchedEventType(%d)", int(et))
+}
+
+// TaskEvent is the EventData of the task events (TaskLaunched ... TaskLost).
+type TaskEvent struct {
+	// TaskName is the task's name, "<name>-<index>", also its Mesos task ID.
+	TaskName string
+	// AgentID is the Mesos agent (slave) the task runs on.
+	AgentID string
+	// State is the Mesos task state, e.g. "TASK_FAILED"; empty for TaskLaunched.
+	State string
+	// Message is the status message: for a failed task the error or panic text.
+	Message string
+}
+
+// ExecutorLostEvent is the EventData of an ExecutorLost event.
+type ExecutorLostEvent struct {
+	ExecutorID string
+	AgentID    string
+	// Status is the executor's exit status as Mesos reports it.
+	Status int
+}
+
+// JobError is the error a failed job ends with: the task (if one) and the cause.
+type JobError struct {
+	// TaskName names the task whose failure ended the job; empty when the
+	// cause is not one task (an agent lost, a driver error).
+	TaskName string
+	// Cause says what happened, e.g. "TASK_FAILED: boom".
+	Cause string
+}
+
+// Error returns a one-line reason naming the task and the cause.
+func (e *JobError) Error() string {
+	if e.TaskName == "" {
+		return "mesosgot: job failed: " + e.Cause
+	}
+	return fmt.Sprintf("mesosgot: job failed: task %s: %s", e.TaskName, e.Cause)
+}
