@@ -1,0 +1,267 @@
+package mesosgot
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	log "github.com/golang/glog"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+)
+
+// execTask is one task on an executor. Three goroutines serve it: the
+// runner (the app's task function), the out pump (task -> executor
+// goroutine, bounded by outSlots) and the in forwarder (mailbox -> in).
+// Fields below "owned" belong to the executor goroutine.
+type execTask struct {
+	name, base string
+	in         chan GoTaskMsg
+	out        chan GoTaskMsg
+	mailbox    *mailbox
+	outSlots   chan struct{} // one token per message between the pump and the link
+	ended      chan struct{} // closed when the task function has returned
+	statusDone chan struct{} // closed when the final status was sent
+
+	// owned by the executor goroutine
+	killAsk    bool
+	returned   bool
+	outDrained bool
+	statusSent bool
+	returnedAt time.Time
+	finalState mesos.TaskState
+	finalMsg   string
+	outPending []GoTaskMsg
+}
+
+func newExecTask(name, base string, queue int) *execTask {
+	return &execTask{
+		name:       name,
+		base:       base,
+		in:         make(chan GoTaskMsg, DefTaskChanLen),
+		out:        make(chan GoTaskMsg, DefTaskChanLen),
+		mailbox:    newMailbox(),
+		outSlots:   make(chan struct{}, max(queue, 1)),
+		ended:      make(chan struct{}),
+		statusDone: make(chan struct{}),
+	}
+}
+
+// start runs the task function and its two helpers.
+func (t *execTask) start(exec *GoTaskExecutor, args []string, env map[string]string) {
+	go t.forward(exec)
+	go t.pump(exec)
+	go func() {
+		state, msg := t.run(exec.app, args, env)
+		close(t.ended)
+		exec.inbox.push(func() { exec.taskReturned(t, state, msg) })
+	}()
+}
+
+// run calls the app task and turns its end into a Mesos state: nil is
+// FINISHED (KILLED when the kill was asked for), an error or a panic FAILED.
+func (t *execTask) run(app AppTaskExecutor, args []string, env map[string]string) (state mesos.TaskState, msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Errorf("mesosgot: task %s panicked: %v\n%s", t.name, r, debug.Stack())
+			state, msg = mesos.TaskState_TASK_FAILED, fmt.Sprintf("panic: %v", r)
+		}
+	}()
+	var err error
+	if ar, ok := app.(AppTaskArgsRunner); ok {
+		err = ar.RunTaskWithArgs(t.base, t.in, t.out, args, env)
+	} else {
+		err = app.RunTask(t.base, t.in, t.out)
+	}
+	if err != nil {
+		log.Errorf("mesosgot: task %s failed: %v", t.name, err)
+		return mesos.TaskState_TASK_FAILED, err.Error()
+	}
+	if t.mailbox.wasClosedByKill() {
+		return mesos.TaskState_TASK_KILLED, ""
+	}
+	return mesos.TaskState_TASK_FINISHED, ""
+}
+
+// pump carries the task's out messages to the executor goroutine, one slot
+// each: when the link has no room for the task's stream the slots run out
+// and the task blocks on out (back-pressure on that task alone). After the
+// task returns it takes what is left in out, then reports itself drained.
+func (t *execTask) pump(exec *GoTaskExecutor) {
+	send := func(m GoTaskMsg) bool {
+		select {
+		case t.outSlots <- struct{}{}:
+		case <-exec.stop:
+			return false
+		}
+		exec.inbox.push(func() { exec.taskOut(t, m) })
+		return true
+	}
+	for {
+		select {
+		case m := <-t.out:
+			if !send(m) {
+				return
+			}
+		case <-t.ended:
+			for {
+				select {
+				case m := <-t.out:
+					if !send(m) {
+						return
+					}
+					continue
+				default:
+				}
+				break
+			}
+			exec.inbox.push(func() { t.outDrained = true })
+			return
+		case <-exec.stop:
+			return
+		}
+	}
+}
+
+// releaseOut frees one out slot (the link took a message, or refused it).
+func (t *execTask) releaseOut() {
+	select {
+	case <-t.outSlots:
+	default:
+	}
+}
+
+// forward moves delivered messages from the mailbox into in, returning
+// credit to the link for each, and closes in once the mailbox is closed
+// and empty. If the task has returned, the rest is dropped (and credited).
+func (t *execTask) forward(exec *GoTaskExecutor) {
+	defer close(t.in)
+	for {
+		items, closed := t.mailbox.take(t.ended, exec.stop)
+		sent := 0
+		for _, m := range items {
+			select {
+			case t.in <- m:
+				sent++
+				continue
+			case <-t.ended:
+			case <-exec.stop:
+			}
+			break
+		}
+		if n := len(items); n > 0 {
+			name := t.name
+			exec.inbox.push(func() { exec.link.Consumed(name, n) })
+			if sent < n {
+				log.Warningf("mesosgot: task %s ended with %d messages undelivered", t.name, n-sent)
+			}
+		}
+		if closed || sent < len(items) {
+			return
+		}
+		select {
+		case <-t.ended:
+			if t.mailbox.empty() {
+				return
+			}
+		case <-exec.stop:
+			return
+		default:
+		}
+	}
+}
+
+// mailbox holds a task's delivered messages until its forwarder takes them.
+// Its size is bounded by the link's per-stream credit.
+type mailbox struct {
+	mu     sync.Mutex
+	items  []GoTaskMsg
+	closed bool
+	killed bool
+	notify chan struct{}
+}
+
+func newMailbox() *mailbox { return &mailbox{notify: make(chan struct{}, 1)} }
+
+// put adds m; false when the mailbox is closed.
+func (b *mailbox) put(m GoTaskMsg) bool {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return false
+	}
+	b.items = append(b.items, m)
+	b.mu.Unlock()
+	b.wake()
+	return true
+}
+
+// close marks the mailbox closed: the forwarder delivers what it holds,
+// then closes in.
+func (b *mailbox) close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed, b.killed = true, true
+	}
+	b.mu.Unlock()
+	b.wake()
+}
+
+// wasClosedByKill reports whether close was called.
+func (b *mailbox) wasClosedByKill() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.killed
+}
+
+func (b *mailbox) empty() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.items) == 0
+}
+
+func (b *mailbox) wake() {
+	select {
+	case b.notify <- struct{}{}:
+	default:
+	}
+}
+
+// take waits for messages (or closing, or one of the stop channels) and
+// returns what is there and whether the mailbox is closed and now empty.
+func (b *mailbox) take(stops ...<-chan struct{}) ([]GoTaskMsg, bool) {
+	for {
+		b.mu.Lock()
+		items, closed := b.items, b.closed
+		b.items = nil
+		b.mu.Unlock()
+		if len(items) > 0 || closed {
+			return items, closed && len(items) == 0
+		}
+		select {
+		case <-b.notify:
+		case <-stops[0]:
+			return nil, true
+		case <-stops[1]:
+			return nil, true
+		}
+	}
+}
+
+// splitTaskName splits "<name>-<index>" into the registered name and the index.
+func splitTaskName(task string) (base, index string) {
+	i := strings.LastIndexByte(task, '-')
+	if i <= 0 {
+		return task, ""
+	}
+	if _, err := strconv.Atoi(task[i+1:]); err != nil {
+		return task, ""
+	}
+	return task[:i], task[i+1:]
+}
+
+// isStreamFull reports whether err is the link's back-pressure signal.
+func isStreamFull(err error) bool { return errors.Is(err, errStreamFull) }

@@ -1,0 +1,60 @@
+package mesosgot
+
+import (
+	"net"
+	"strings"
+
+	"github.com/gogo/protobuf/proto"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+	util "github.com/mesos/mesos-go/api/v0/mesosutil"
+)
+
+// prepareArtifacts makes the executor binary fetchable: a URL is used as
+// it is, a local path is served by the artifact server.
+func (schd *GoTaskScheduler) prepareArtifacts(bindIP net.IP) error {
+	p := schd.conf.ExecutorPath
+	if isURL(p) {
+		schd.executorURI = p
+		return nil
+	}
+	a, err := startArtifactServer(bindIP, schd.conf.ArtifactPort, p)
+	if err != nil {
+		return err
+	}
+	schd.executorURI = a.url
+	schd.addCleanup(a.close)
+	return nil
+}
+
+// executorInfo is the ExecutorInfo of the executor on one agent: fetch the
+// binary from executorURI into the sandbox and run it.
+func (schd *GoTaskScheduler) executorInfo(execID string) *mesos.ExecutorInfo {
+	cmd := "./" + shellQuote(urlBase(schd.executorURI))
+	for _, a := range schd.conf.ExecutorArgs {
+		cmd += " " + shellQuote(a)
+	}
+	return &mesos.ExecutorInfo{
+		ExecutorId: util.NewExecutorID(execID),
+		Name:       proto.String("mesosgot executor"),
+		Source:     proto.String("mesosgot"),
+		Command: &mesos.CommandInfo{
+			Value: proto.String(cmd),
+			Uris: []*mesos.CommandInfo_URI{{
+				Value:      proto.String(schd.executorURI),
+				Executable: proto.Bool(true),
+			}},
+		},
+		Resources: toMesosResources(schd.conf.ExecutorResources),
+	}
+}
+
+// shellQuote quotes s for sh -c.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == '=' || r == ':' || r == ',' ||
+			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,731 @@
+package mesosgot
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/gogo/protobuf/proto"
+	log "github.com/golang/glog"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+	util "github.com/mesos/mesos-go/api/v0/mesosutil"
+	sched "github.com/mesos/mesos-go/api/v0/scheduler"
+)
+
+// jobTiming holds the job goroutine's clocks.
+type jobTiming struct {
+	Tick       time.Duration // link tick
+	DrainGrace time.Duration // normal end: how long to wait for sent messages to be acknowledged
+	StopGrace  time.Duration // how long to wait for killed tasks to report a terminal state
+	FlushGrace time.Duration // at the end: how long to wait for the app to take queued messages and events
+	AppGrace   time.Duration // at the end: how long to wait for the app scheduler to return
+}
+
+func defaultJobTiming() jobTiming {
+	return jobTiming{
+		Tick:       10 * time.Millisecond,
+		DrainGrace: 60 * time.Second,
+		StopGrace:  15 * time.Second,
+		FlushGrace: 5 * time.Second,
+		AppGrace:   10 * time.Second,
+	}
+}
+
+// launchedRefuseSeconds is the filter of offers declined once the job runs:
+// the job never needs more resources.
+const launchedRefuseSeconds = 3600
+
+// jobPhase is where a job is in its life.
+type jobPhase int
+
+const (
+	phaseWaiting  jobPhase = iota // waiting for offers that hold the whole job
+	phaseRunning                  // tasks launched
+	phaseDraining                 // app returned: delivering what it sent
+	phaseStopping                 // tasks asked to end; waiting for their terminal states
+	phaseDone                     // driver stopped
+)
+
+// schedTask is one task of the job, as the job goroutine tracks it.
+type schedTask struct {
+	name     string
+	info     *AppTaskResourceInfo
+	agentID  string
+	execID   string
+	state    mesos.TaskState
+	launched bool
+	terminal bool
+	killAsk  bool        // we asked for the kill (not a failure)
+	pending  []GoTaskMsg // app messages waiting for the link (before launch, or stream full)
+}
+
+// execConn is the link to one executor (one per agent).
+type execConn struct {
+	execID, agentID string
+	link            *link
+	ready           bool // a task of it reported RUNNING: the executor is registered
+	tasks           map[string]bool
+}
+
+// inItem is a message waiting for the app's schedin, with the link to credit.
+type inItem struct {
+	msg  GoTaskMsg
+	conn *execConn
+}
+
+// evItem is an event waiting for schedevent, after barrier messages.
+type evItem struct {
+	ev      SchedEvent
+	barrier uint64
+}
+
+// schedJob is the state of one job. Every field is owned by the goroutine
+// running loop; driver callbacks reach it only through the scheduler's inbox.
+type schedJob struct {
+	s      *GoTaskScheduler
+	driver sched.SchedulerDriver
+	epoch  uint64
+
+	phase       jobPhase
+	frameworkID string
+	tasks       map[string]*schedTask
+	taskOrder   []string
+	conns       map[string]*execConn // by executor ID
+	backlog     map[string]*schedTask
+	parked      *GoTaskMsg // a schedout message whose task has no room: schedout is not read meanwhile
+
+	schedin    chan GoTaskMsg
+	schedout   chan GoTaskMsg
+	schedevent chan SchedEvent
+	inQ        []inItem
+	evQ        []evItem
+	enqueued   uint64 // messages ever put on inQ
+	delivered  uint64 // messages ever handed to schedin
+
+	launched bool // the job's LaunchTasks calls were made
+	appDone  chan struct{}
+	appEnded bool
+	jobErr   error
+	deadline time.Time // of the current draining/stopping phase
+}
+
+func newSchedJob(s *GoTaskScheduler, driver sched.SchedulerDriver, epoch uint64) *schedJob {
+	j := &schedJob{
+		s:          s,
+		driver:     driver,
+		epoch:      epoch,
+		tasks:      map[string]*schedTask{},
+		conns:      map[string]*execConn{},
+		backlog:    map[string]*schedTask{},
+		schedin:    make(chan GoTaskMsg, DefTaskChanLen),
+		schedout:   make(chan GoTaskMsg, DefTaskChanLen),
+		schedevent: make(chan SchedEvent, DefTaskChanLen),
+		appDone:    make(chan struct{}),
+	}
+	return j
+}
+
+// loop is the job goroutine: it runs the app scheduler, then serves
+// callbacks, app messages and link ticks until the job has ended.
+func (j *schedJob) loop() {
+	defer close(j.s.done)
+	if err := j.setupTasks(); err != nil {
+		j.emit(Error, err)
+		j.fail(&JobError{Cause: err.Error()})
+	}
+	go func() {
+		defer close(j.appDone)
+		defer func() {
+			if r := recover(); r != nil {
+				j.s.inbox.push(func() {
+					j.fail(&JobError{Cause: fmt.Sprintf("app scheduler panicked: %v", r)})
+				})
+			}
+		}()
+		j.s.app.RunScheduler(j.schedin, j.schedout, j.schedevent)
+	}()
+	ticker := time.NewTicker(j.s.timing.Tick)
+	defer ticker.Stop()
+	for j.phase != phaseDone {
+		var inCh chan GoTaskMsg
+		var inHead GoTaskMsg
+		if len(j.inQ) > 0 {
+			inCh, inHead = j.schedin, j.inQ[0].msg
+		}
+		var evCh chan SchedEvent
+		var evHead SchedEvent
+		if len(j.evQ) > 0 && j.evQ[0].barrier <= j.delivered {
+			evCh, evHead = j.schedevent, j.evQ[0].ev
+		}
+		var outCh chan GoTaskMsg
+		if j.parked == nil && j.phase < phaseStopping {
+			outCh = j.schedout
+		}
+		appDone := j.appDone
+		if j.appEnded {
+			appDone = nil
+		}
+		select {
+		case <-j.s.inbox.notify:
+			for _, f := range j.s.inbox.drain() {
+				f()
+			}
+		case m := <-outCh:
+			j.route(m)
+		case inCh <- inHead:
+			it := j.inQ[0]
+			j.inQ[0] = inItem{}
+			j.inQ = j.inQ[1:]
+			j.delivered++
+			it.conn.link.Consumed(it.msg.TaskName, 1)
+		case evCh <- evHead:
+			j.evQ[0] = evItem{}
+			j.evQ = j.evQ[1:]
+		case <-appDone:
+			j.appEnded = true
+			j.appReturned()
+		case <-ticker.C:
+			for _, c := range j.conns {
+				if c.ready {
+					c.link.Tick()
+				}
+			}
+			j.checkDeadlines()
+		}
+		j.flush()
+		j.advance()
+	}
+	j.finish()
+}
+
+// setupTasks expands the app's task requests into named tasks.
+func (j *schedJob) setupTasks() error {
+	for _, info := range j.s.app.TasksResourceInfo() {
+		if info == nil {
+			continue
+		}
+		if info.Count < 0 {
+			return fmt.Errorf("mesosgot: task %q: negative count %d", info.Name, info.Count)
+		}
+		if err := validateTaskResources(info.Resources); err != nil {
+			return fmt.Errorf("mesosgot: task %q: %w", info.Name, err)
+		}
+		for i := 0; i < info.Count; i++ {
+			name := fmt.Sprintf("%s-%d", info.Name, i)
+			if _, dup := j.tasks[name]; dup {
+				return fmt.Errorf("mesosgot: task name %q is asked for twice", name)
+			}
+			j.tasks[name] = &schedTask{name: name, info: info}
+			j.taskOrder = append(j.taskOrder, name)
+		}
+	}
+	return nil
+}
+
+// emit queues an event for the app, after every message queued so far.
+func (j *schedJob) emit(t SchedEventType, data interface{}) {
+	if j.phase == phaseDone {
+		return
+	}
+	j.evQ = append(j.evQ, evItem{ev: SchedEvent{EventType: t, EventData: data}, barrier: j.enqueued})
+}
+
+func (j *schedJob) registered(frameworkID string) {
+	j.frameworkID = frameworkID
+	j.emit(Registered, frameworkID)
+}
+
+// resourceOffers launches the job if this round holds it, and declines
+// every offer it does not use.
+func (j *schedJob) resourceOffers(offers []*mesos.Offer) {
+	if !j.wantsLaunch() {
+		j.decline(offers, nil, launchedRefuseSeconds)
+		return
+	}
+	pOffers := make([]placementOffer, len(offers))
+	for i, o := range offers {
+		pOffers[i] = placementOffer{ID: o.GetId().GetValue(), AgentID: o.GetSlaveId().GetValue(), Resources: scalarResources(o.GetResources())}
+	}
+	pTasks := make([]placementTask, len(j.taskOrder))
+	for i, name := range j.taskOrder {
+		pTasks[i] = placementTask{Name: name, Resources: j.tasks[name].info.Resources}
+	}
+	plan, ok := planPlacement(pOffers, pTasks, j.s.conf.ExecutorResources)
+	if !ok {
+		log.Infof("mesosgot: %d offers cannot hold the %d tasks of the job; declining for %gs", len(offers), len(pTasks), j.s.conf.TaskRefuseSeconds)
+		j.decline(offers, nil, j.s.conf.TaskRefuseSeconds)
+		return
+	}
+	hostOf := map[string]string{}
+	for _, o := range offers {
+		hostOf[o.GetSlaveId().GetValue()] = o.GetHostname()
+	}
+	j.launched = true
+	if j.phase == phaseWaiting {
+		j.phase = phaseRunning
+	}
+	for _, ap := range plan.Agents {
+		execID := "mesosgot-executor-" + ap.AgentID
+		conn := &execConn{execID: execID, agentID: ap.AgentID, link: newLink(j.s.linkCfg, j.epoch), tasks: map[string]bool{}}
+		j.conns[execID] = conn
+		execInfo := j.s.executorInfo(execID)
+		var infos []*mesos.TaskInfo
+		for _, ti := range ap.Tasks {
+			t := j.tasks[pTasks[ti].Name]
+			t.agentID, t.execID, t.launched = ap.AgentID, execID, true
+			conn.tasks[t.name] = true
+			infos = append(infos, &mesos.TaskInfo{
+				Name:      proto.String(t.name),
+				TaskId:    util.NewTaskID(t.name),
+				SlaveId:   util.NewSlaveID(ap.AgentID),
+				Executor:  execInfo,
+				Resources: toMesosResources(t.info.Resources),
+				Data:      encodeTaskData(t.info.Args, t.info.Env),
+			})
+		}
+		offerIDs := make([]*mesos.OfferID, len(ap.OfferIDs))
+		for i, id := range ap.OfferIDs {
+			offerIDs[i] = util.NewOfferID(id)
+		}
+		log.Infof("mesosgot: launching %d tasks on agent %s (%s)", len(infos), ap.AgentID, hostOf[ap.AgentID])
+		if _, err := j.driver.LaunchTasks(offerIDs, infos, &mesos.Filters{RefuseSeconds: proto.Float64(launchedRefuseSeconds)}); err != nil {
+			j.emit(Error, fmt.Errorf("mesosgot: launching tasks on agent %s: %w", ap.AgentID, err))
+			j.fail(&JobError{TaskName: infos[0].GetName(), Cause: "launch failed: " + err.Error()})
+			return
+		}
+		for _, ti := range ap.Tasks {
+			t := j.tasks[pTasks[ti].Name]
+			j.emit(TaskLaunched, TaskEvent{TaskName: t.name, AgentID: t.agentID})
+			if len(t.pending) > 0 {
+				j.backlog[t.name] = t
+			}
+		}
+	}
+	used := map[string]bool{}
+	for _, ap := range plan.Agents {
+		for _, id := range ap.OfferIDs {
+			used[id] = true
+		}
+	}
+	j.decline(offers, used, launchedRefuseSeconds)
+}
+
+// wantsLaunch reports whether offers are still of use: the job has tasks,
+// has not launched them, and is not ending (or is ending normally with
+// messages the app sent to tasks not yet launched).
+func (j *schedJob) wantsLaunch() bool {
+	if j.launched || len(j.tasks) == 0 {
+		return false
+	}
+	switch j.phase {
+	case phaseWaiting:
+		return true
+	case phaseDraining:
+		return j.hasPending()
+	}
+	return false
+}
+
+// hasPending reports whether any task has app messages waiting.
+func (j *schedJob) hasPending() bool {
+	for _, t := range j.tasks {
+		if len(t.pending) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// decline declines every offer not in used, with the given refuse filter.
+func (j *schedJob) decline(offers []*mesos.Offer, used map[string]bool, refuse float64) {
+	for _, o := range offers {
+		if used[o.GetId().GetValue()] {
+			continue
+		}
+		if _, err := j.driver.DeclineOffer(o.GetId(), &mesos.Filters{RefuseSeconds: proto.Float64(refuse)}); err != nil {
+			log.Warningf("mesosgot: declining offer %s: %v", o.GetId().GetValue(), err)
+		}
+	}
+}
+
+// route takes one message the app sent on schedout.
+func (j *schedJob) route(m GoTaskMsg) {
+	t, ok := j.tasks[m.TaskName]
+	if !ok {
+		err := fmt.Errorf("mesosgot: message to unknown task %q dropped (%d bytes)", m.TaskName, len(m.MessageData))
+		log.Warning(err)
+		j.emit(Error, err)
+		return
+	}
+	if t.terminal {
+		err := fmt.Errorf("mesosgot: message to task %q dropped: the task has ended (%s)", m.TaskName, t.state)
+		log.Warning(err)
+		j.emit(Error, err)
+		return
+	}
+	if len(t.pending) > 0 || !t.launched {
+		if len(t.pending) >= DefTaskChanLen {
+			j.parked = &m
+			return
+		}
+		t.pending = append(t.pending, m)
+		if t.launched {
+			j.backlog[t.name] = t
+		}
+		return
+	}
+	j.sendToTask(t, m)
+}
+
+// sendToTask gives m to the task's link, or parks it when the stream is full.
+// It reports whether the link took it.
+func (j *schedJob) sendToTask(t *schedTask, m GoTaskMsg) bool {
+	conn := j.conns[t.execID]
+	err := conn.link.Send(m)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, errStreamFull):
+		t.pending = append(t.pending, m)
+		j.backlog[t.name] = t
+		return false
+	default:
+		err = fmt.Errorf("mesosgot: message to task %q refused: %w", t.name, err)
+		log.Warning(err)
+		j.emit(Error, err)
+		return true
+	}
+}
+
+// pump moves backlogged messages into links with room, and retries the
+// parked message.
+func (j *schedJob) pump() {
+	for name, t := range j.backlog {
+		conn := j.conns[t.execID]
+		for len(t.pending) > 0 && conn.link.CanSend(name) {
+			m := t.pending[0]
+			t.pending[0] = GoTaskMsg{}
+			t.pending = t.pending[1:]
+			if !j.sendToTask(t, m) {
+				break
+			}
+		}
+		if len(t.pending) == 0 {
+			t.pending = nil
+			delete(j.backlog, name)
+		}
+	}
+	if j.parked != nil {
+		m := *j.parked
+		if t := j.tasks[m.TaskName]; t.terminal || len(t.pending) < DefTaskChanLen {
+			j.parked = nil
+			j.route(m)
+		}
+	}
+}
+
+// flush sends what the links have ready and queues what they delivered.
+func (j *schedJob) flush() {
+	j.pump()
+	for _, c := range j.conns {
+		if !c.ready {
+			continue
+		}
+		frames, msgs := c.link.Ready()
+		for _, f := range frames {
+			if _, err := j.driver.SendFrameworkMessage(util.NewExecutorID(c.execID), util.NewSlaveID(c.agentID), f); err != nil {
+				log.Warningf("mesosgot: sending to executor %s: %v", c.execID, err)
+			}
+		}
+		for _, m := range msgs {
+			if !c.tasks[m.TaskName] {
+				err := fmt.Errorf("mesosgot: executor %s sent a message as task %q, which it does not run; dropped", c.execID, m.TaskName)
+				log.Warning(err)
+				j.emit(Error, err)
+				c.link.Consumed(m.TaskName, 1)
+				continue
+			}
+			if j.appEnded || j.phase == phaseDone {
+				c.link.Consumed(m.TaskName, 1)
+				continue
+			}
+			j.inQ = append(j.inQ, inItem{msg: m, conn: c})
+			j.enqueued++
+		}
+	}
+}
+
+// frameworkMessage takes a frame from an executor.
+func (j *schedJob) frameworkMessage(execID, agentID, data string) {
+	c, ok := j.conns[execID]
+	if !ok {
+		err := fmt.Errorf("mesosgot: framework message from unknown executor %s on agent %s (%d bytes) dropped", execID, agentID, len(data))
+		log.Warning(err)
+		j.emit(Error, err)
+		return
+	}
+	if err := c.link.Recv(data); err != nil {
+		err = fmt.Errorf("mesosgot: framework message from executor %s on agent %s: %w", execID, agentID, err)
+		log.Warning(err)
+		j.emit(Error, err)
+	}
+}
+
+// statusUpdate turns a task's status into events and, for a failure, ends the job.
+func (j *schedJob) statusUpdate(st *mesos.TaskStatus) {
+	name := st.GetTaskId().GetValue()
+	t, ok := j.tasks[name]
+	if !ok {
+		log.Warningf("mesosgot: status %s for unknown task %s ignored", st.GetState(), name)
+		return
+	}
+	if t.terminal {
+		return
+	}
+	t.state = st.GetState()
+	ev := TaskEvent{TaskName: name, AgentID: st.GetSlaveId().GetValue(), State: st.GetState().String(), Message: st.GetMessage()}
+	if ev.AgentID == "" {
+		ev.AgentID = t.agentID
+	}
+	cause := st.GetState().String()
+	if st.GetMessage() != "" {
+		cause += ": " + st.GetMessage()
+	}
+	switch st.GetState() {
+	case mesos.TaskState_TASK_STAGING, mesos.TaskState_TASK_STARTING:
+		return
+	case mesos.TaskState_TASK_RUNNING:
+		if c := j.conns[t.execID]; c != nil {
+			c.ready = true
+		}
+		j.emit(TaskRunning, ev)
+		return
+	}
+	t.terminal = true
+	t.pending = nil
+	delete(j.backlog, name)
+	switch st.GetState() {
+	case mesos.TaskState_TASK_FINISHED:
+		j.emit(TaskFinished, ev)
+	case mesos.TaskState_TASK_KILLED:
+		j.emit(TaskKilled, ev)
+		if !t.killAsk {
+			j.fail(&JobError{TaskName: name, Cause: cause})
+		}
+	case mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_ERROR:
+		j.emit(TaskFailed, ev)
+		j.fail(&JobError{TaskName: name, Cause: cause})
+	default:
+		j.emit(TaskLost, ev)
+		j.fail(&JobError{TaskName: name, Cause: cause})
+	}
+}
+
+func (j *schedJob) slaveLost(agentID string) {
+	j.emit(SlaveLost, agentID)
+	for _, name := range j.taskOrder {
+		if t := j.tasks[name]; t.agentID == agentID && t.launched && !t.terminal {
+			j.fail(&JobError{TaskName: name, Cause: "agent " + agentID + " lost"})
+			return
+		}
+	}
+}
+
+func (j *schedJob) executorLost(execID, agentID string, status int) {
+	j.emit(ExecutorLost, ExecutorLostEvent{ExecutorID: execID, AgentID: agentID, Status: status})
+	for _, name := range j.taskOrder {
+		if t := j.tasks[name]; t.execID == execID && t.launched && !t.terminal {
+			j.fail(&JobError{TaskName: name, Cause: fmt.Sprintf("executor %s on agent %s exited with status %d", execID, agentID, status)})
+			return
+		}
+	}
+}
+
+// fail ends the job with err (the first failure wins): the other tasks are
+// asked to end and the driver stops once they have.
+func (j *schedJob) fail(err error) {
+	if j.jobErr != nil || j.phase >= phaseStopping {
+		return
+	}
+	j.jobErr = err
+	log.Errorf("%v", err)
+	j.stopTasks()
+}
+
+// appReturned starts the normal end: deliver what the app sent, then stop.
+func (j *schedJob) appReturned() {
+	if j.phase >= phaseDraining {
+		return
+	}
+	j.phase = phaseDraining
+	j.deadline = time.Now().Add(j.s.timing.DrainGrace)
+}
+
+// stopTasks asks every task still running to end (closing its in) and
+// moves to phaseStopping.
+func (j *schedJob) stopTasks() {
+	j.phase = phaseStopping
+	j.deadline = time.Now().Add(j.s.timing.StopGrace)
+	j.parked = nil
+	for _, name := range j.taskOrder {
+		t := j.tasks[name]
+		t.pending = nil
+		if !t.launched || t.terminal {
+			continue
+		}
+		t.killAsk = true
+		if _, err := j.driver.KillTask(util.NewTaskID(name)); err != nil {
+			log.Warningf("mesosgot: killing task %s: %v", name, err)
+		}
+	}
+	j.backlog = map[string]*schedTask{}
+}
+
+// advance moves between phases when their condition holds.
+func (j *schedJob) advance() {
+	switch j.phase {
+	case phaseWaiting, phaseRunning:
+		if j.appEnded {
+			j.appReturned()
+		}
+	case phaseDraining:
+		if len(j.schedout) > 0 || j.parked != nil || j.hasPending() {
+			return
+		}
+		for _, c := range j.conns {
+			if !c.link.Idle() && j.connLive(c) {
+				return
+			}
+		}
+		j.stopTasks()
+		j.advance()
+	case phaseStopping:
+		for _, t := range j.tasks {
+			if t.launched && !t.terminal {
+				return
+			}
+		}
+		j.stopDriver()
+	}
+}
+
+// connLive reports whether any task of c has not ended (an executor whose
+// tasks all ended owes no acknowledgement).
+func (j *schedJob) connLive(c *execConn) bool {
+	for name := range c.tasks {
+		if !j.tasks[name].terminal {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDeadlines gives up waiting in draining or stopping phases.
+func (j *schedJob) checkDeadlines() {
+	if j.deadline.IsZero() || time.Now().Before(j.deadline) {
+		return
+	}
+	switch j.phase {
+	case phaseDraining:
+		err := &JobError{Cause: fmt.Sprintf("messages still unacknowledged after %v at the job's end", j.s.timing.DrainGrace)}
+		j.emit(Error, err)
+		j.fail(err)
+	case phaseStopping:
+		var left []string
+		for _, name := range j.taskOrder {
+			if t := j.tasks[name]; t.launched && !t.terminal {
+				left = append(left, name)
+			}
+		}
+		sort.Strings(left)
+		log.Warningf("mesosgot: tasks %v did not end within %v; stopping the driver", left, j.s.timing.StopGrace)
+		j.stopDriver()
+	}
+}
+
+// stopDriver stops the driver (unregistering the framework, so Mesos shuts
+// its executors down) and ends the loop.
+func (j *schedJob) stopDriver() {
+	j.emit(Shutdown, j.jobErr)
+	if _, err := j.driver.Stop(false); err != nil {
+		log.Warningf("mesosgot: stopping the driver: %v", err)
+	}
+	j.phase = phaseDone
+}
+
+// finish hands the app what is queued (bounded by FlushGrace), closes the
+// app's channels and waits (bounded by AppGrace) for the app to return,
+// discarding what it still sends.
+func (j *schedJob) finish() {
+	flushEnd := time.NewTimer(j.s.timing.FlushGrace)
+	defer flushEnd.Stop()
+	for !j.appEnded && (len(j.inQ) > 0 || len(j.evQ) > 0) {
+		var inCh chan GoTaskMsg
+		var inHead GoTaskMsg
+		if len(j.inQ) > 0 {
+			inCh, inHead = j.schedin, j.inQ[0].msg
+		}
+		var evCh chan SchedEvent
+		var evHead SchedEvent
+		if len(j.evQ) > 0 && j.evQ[0].barrier <= j.delivered {
+			evCh, evHead = j.schedevent, j.evQ[0].ev
+		}
+		select {
+		case inCh <- inHead:
+			j.inQ = j.inQ[1:]
+			j.delivered++
+		case evCh <- evHead:
+			j.evQ = j.evQ[1:]
+		case <-j.schedout:
+		case <-j.appDone:
+			j.appEnded = true
+		case <-flushEnd.C:
+			log.Warningf("mesosgot: the app scheduler did not take %d messages and %d events at the job's end", len(j.inQ), len(j.evQ))
+			j.inQ, j.evQ = nil, nil
+		}
+	}
+	close(j.schedin)
+	close(j.schedevent)
+	appEnd := time.NewTimer(j.s.timing.AppGrace)
+	defer appEnd.Stop()
+	for !j.appEnded {
+		select {
+		case <-j.schedout:
+		case <-j.appDone:
+			j.appEnded = true
+		case <-appEnd.C:
+			log.Warningf("mesosgot: the app scheduler has not returned %v after the job ended", j.s.timing.AppGrace)
+			j.appEnded = true
+		}
+	}
+	j.s.result = j.jobErr
+	j.s.runCleanups()
+}
+
+// scalarResources sums an offer's scalar resources by name.
+func scalarResources(rs []*mesos.Resource) map[string]float64 {
+	out := map[string]float64{}
+	for _, r := range rs {
+		if r.GetType() == mesos.Value_SCALAR {
+			out[r.GetName()] += r.GetScalar().GetValue()
+		}
+	}
+	return out
+}
+
+// toMesosResources turns a resource map into Mesos scalar resources, sorted by name.
+func toMesosResources(res map[string]float64) []*mesos.Resource {
+	names := make([]string, 0, len(res))
+	for n := range res {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]*mesos.Resource, 0, len(names))
+	for _, n := range names {
+		if res[n] > 0 {
+			out = append(out, util.NewScalarResource(n, res[n]))
+		}
+	}
+	return out
+}

@@ -1,0 +1,258 @@
+package mesosgot
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/gogo/protobuf/proto"
+	log "github.com/golang/glog"
+	"github.com/mesos/mesos-go/api/v0/auth"
+	"github.com/mesos/mesos-go/api/v0/auth/sasl"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+	sched "github.com/mesos/mesos-go/api/v0/scheduler"
+)
+
+// GoTaskScheduler is the GoTask scheduler: it implements mesos-go's
+// sched.Scheduler, places the job's tasks on agents (all or nothing),
+// forwards messages between the app scheduler and the tasks, and ends the
+// job. One GoTaskScheduler runs one job.
+//
+// Driver callbacks never block: each hands its work to the job's own
+// goroutine, which owns all job state (see schedjob.go).
+type GoTaskScheduler struct {
+	user string
+	conf *GoTaskSchedConfig
+	app  AppTaskScheduler
+
+	prepOnce sync.Once
+	prepErr  error
+	drvConf  sched.DriverConfig
+
+	executorURI string // where agents fetch the executor binary
+
+	cleanupMu sync.Mutex
+	cleanups  []func()
+
+	startOnce sync.Once
+	inbox     *inbox[func()]
+	done      chan struct{} // closed when the job's goroutine has ended
+	job       *schedJob     // owned by the job goroutine
+	result    error         // written before done is closed
+
+	// linkCfg configures the links to executors (tests may shrink it).
+	linkCfg linkConfig
+	// timing of the job's end (tests may shrink it).
+	timing jobTiming
+}
+
+// NewGoTaskScheduler creates a new Go Task Scheduler to be used with a
+// Mesos scheduler driver. If an AppTaskScheduler is given, it provides the
+// tasks' resource requirements and the app scheduling; otherwise a
+// DefAppTaskScheduler is used. userName is the framework's user ("" lets
+// Mesos pick the current user); a nil conf means DefaultSchedulerConfig().
+//
+// Problems with the config (an unreadable secret file, a bad address, a busy
+// artifact port) are reported by Err, DriverConfig's caller via Err, and Run.
+func NewGoTaskScheduler(userName string, conf *GoTaskSchedConfig, aps AppTaskScheduler) (sched *GoTaskScheduler) {
+	if conf == nil {
+		conf = DefaultSchedulerConfig()
+	}
+	if aps == nil {
+		aps = NewDefAppTaskScheduler()
+	}
+	return &GoTaskScheduler{
+		user:    userName,
+		conf:    conf,
+		app:     aps,
+		inbox:   newInbox[func()](),
+		done:    make(chan struct{}),
+		linkCfg: defaultLinkConfig(),
+		timing:  defaultJobTiming(),
+	}
+}
+
+// SpawnTask asks for count tasks named name-0 .. name-(count-1) in the
+// cluster, each with the resources res ("cpus", "mem", ...). Call it before
+// the driver starts.
+func (sched *GoTaskScheduler) SpawnTask(name string, count int, res map[string]float64) {
+	sched.app.SpawnTask(name, count, res)
+}
+
+// SpawnTasks asks for a set of tasks, with their Args and Env.
+func (sched *GoTaskScheduler) SpawnTasks(tasks []*AppTaskResourceInfo) {
+	sched.app.SpawnTasks(tasks)
+}
+
+// RegisterSchedFunc registers the app scheduler func to run in a goroutine.
+func (sched *GoTaskScheduler) RegisterSchedFunc(schedF AppSchedulerFunc) {
+	sched.app.RegisterSchedFunc(schedF)
+}
+
+// RegisterSchedTask registers the app scheduler task to run in a goroutine.
+func (sched *GoTaskScheduler) RegisterSchedTask(schedT AppSchedulerTask) {
+	sched.app.RegisterSchedTask(schedT)
+}
+
+// Err returns the error of preparing the scheduler (reading the secret
+// file, starting the artifact server or the local cluster) once
+// DriverConfig or Run has been called; nil before.
+func (schd *GoTaskScheduler) Err() error {
+	return schd.prepErr
+}
+
+// DriverConfig returns the Mesos scheduler driver config for this
+// scheduler: framework info, master, and the SASL credential and auth
+// context when a principal is configured. The first call also starts the
+// artifact server that ships the executor binary (and, with Master "local",
+// the embedded cluster); check Err afterwards.
+func (schd *GoTaskScheduler) DriverConfig() (drvConfig sched.DriverConfig) {
+	schd.prepOnce.Do(func() { schd.prepErr = schd.prepare() })
+	return schd.drvConf
+}
+
+// prepare builds the driver config and starts the artifact server.
+func (schd *GoTaskScheduler) prepare() error {
+	c := schd.conf
+	fw := &mesos.FrameworkInfo{
+		User: proto.String(schd.user),
+		Name: proto.String(c.FrameworkName),
+	}
+	if c.FailoverTimeout > 0 {
+		fw.FailoverTimeout = proto.Float64(c.FailoverTimeout.Seconds())
+	}
+	bindIP := net.ParseIP(c.Address)
+	if bindIP == nil {
+		addrs, err := net.LookupIP(c.Address)
+		if err != nil || len(addrs) == 0 {
+			return fmt.Errorf("mesosgot: cannot resolve -address %q: %v", c.Address, err)
+		}
+		bindIP = addrs[0]
+	}
+	schd.drvConf = sched.DriverConfig{
+		Scheduler:      schd,
+		Framework:      fw,
+		Master:         c.Master,
+		BindingAddress: bindIP,
+	}
+	if c.MesosAuthPrincipal != "" {
+		fw.Principal = proto.String(c.MesosAuthPrincipal)
+		cred := &mesos.Credential{Principal: proto.String(c.MesosAuthPrincipal)}
+		if c.MesosAuthSecretFile != "" {
+			secret, err := os.ReadFile(c.MesosAuthSecretFile)
+			if err != nil {
+				return fmt.Errorf("mesosgot: reading the authentication secret file: %w", err)
+			}
+			cred.Secret = proto.String(strings.TrimRight(string(secret), "\r\n"))
+		}
+		provider := c.AuthProvider
+		schd.drvConf.Credential = cred
+		schd.drvConf.WithAuthContext = func(ctx context.Context) context.Context {
+			ctx = auth.WithLoginProvider(ctx, provider)
+			return sasl.WithBindingAddress(ctx, bindIP)
+		}
+	}
+	if err := schd.prepareMaster(); err != nil {
+		return err
+	}
+	return schd.prepareArtifacts(bindIP)
+}
+
+// Registered is the mesos-go callback for a successful registration.
+func (sched *GoTaskScheduler) Registered(driver sched.SchedulerDriver, frameworkId *mesos.FrameworkID, masterInfo *mesos.MasterInfo) {
+	log.Infof("mesosgot: framework registered with ID %s", frameworkId.GetValue())
+	sched.call(driver, func(j *schedJob) { j.registered(frameworkId.GetValue()) })
+}
+
+// Reregistered is the mesos-go callback for re-registration with a (new) master.
+func (sched *GoTaskScheduler) Reregistered(driver sched.SchedulerDriver, masterInfo *mesos.MasterInfo) {
+	log.Infof("mesosgot: framework re-registered with master %s", masterInfo.GetId())
+	sched.call(driver, func(j *schedJob) { j.emit(Reregistered, masterInfo.GetId()) })
+}
+
+// Disconnected is the mesos-go callback for losing the master.
+func (sched *GoTaskScheduler) Disconnected(driver sched.SchedulerDriver) {
+	log.Warningf("mesosgot: disconnected from master")
+	sched.call(driver, func(j *schedJob) { j.emit(Disconnected, nil) })
+}
+
+// ResourceOffers is the mesos-go callback for offers: it launches the whole
+// job when this round of offers can hold every task, and declines every
+// offer it does not use.
+func (sched *GoTaskScheduler) ResourceOffers(driver sched.SchedulerDriver, offers []*mesos.Offer) {
+	sched.call(driver, func(j *schedJob) { j.resourceOffers(offers) })
+}
+
+// OfferRescinded is the mesos-go callback for a rescinded offer.
+func (sched *GoTaskScheduler) OfferRescinded(driver sched.SchedulerDriver, offerID *mesos.OfferID) {
+	sched.call(driver, func(j *schedJob) { j.emit(OfferRescinded, offerID.GetValue()) })
+}
+
+// StatusUpdate is the mesos-go callback for a task's status.
+func (sched *GoTaskScheduler) StatusUpdate(driver sched.SchedulerDriver, status *mesos.TaskStatus) {
+	sched.call(driver, func(j *schedJob) { j.statusUpdate(status) })
+}
+
+// FrameworkMessage forwards messages from tasks at agents to the app scheduler.
+func (sched *GoTaskScheduler) FrameworkMessage(driver sched.SchedulerDriver, execid *mesos.ExecutorID, slaveid *mesos.SlaveID, rawMsg string) {
+	sched.call(driver, func(j *schedJob) { j.frameworkMessage(execid.GetValue(), slaveid.GetValue(), rawMsg) })
+}
+
+// SlaveLost is the mesos-go callback for a lost agent; losing an agent
+// that runs tasks of the job ends the job.
+func (sched *GoTaskScheduler) SlaveLost(driver sched.SchedulerDriver, slaveId *mesos.SlaveID) {
+	log.Warningf("mesosgot: agent %s lost", slaveId.GetValue())
+	sched.call(driver, func(j *schedJob) { j.slaveLost(slaveId.GetValue()) })
+}
+
+// ExecutorLost is the mesos-go callback for an exited executor; losing an
+// executor with unfinished tasks ends the job.
+func (sched *GoTaskScheduler) ExecutorLost(driver sched.SchedulerDriver, execID *mesos.ExecutorID, agentID *mesos.SlaveID, status int) {
+	log.Warningf("mesosgot: executor %s on agent %s exited with status %d", execID.GetValue(), agentID.GetValue(), status)
+	sched.call(driver, func(j *schedJob) { j.executorLost(execID.GetValue(), agentID.GetValue(), status) })
+}
+
+// Error is the mesos-go callback for a fatal driver error; it ends the job.
+func (sched *GoTaskScheduler) Error(driver sched.SchedulerDriver, err string) {
+	log.Errorf("mesosgot: driver error: %s", err)
+	sched.call(driver, func(j *schedJob) {
+		j.emit(Error, fmt.Errorf("mesosgot: driver error: %s", err))
+		j.fail(&JobError{Cause: "driver error: " + err})
+	})
+}
+
+// call starts the job goroutine on the first callback and hands it f.
+func (sched *GoTaskScheduler) call(driver sched.SchedulerDriver, f func(j *schedJob)) {
+	sched.start(driver)
+	sched.inbox.push(func() { f(sched.job) })
+}
+
+// start starts the job goroutine once, with the driver of the first callback.
+func (sched *GoTaskScheduler) start(driver sched.SchedulerDriver) {
+	sched.startOnce.Do(func() {
+		sched.job = newSchedJob(sched, driver, rand.Uint64())
+		go sched.job.loop()
+	})
+}
+
+// Done returns a channel closed when the job has ended (its driver stopped
+// and the app channels closed). It is never closed for a job that never
+// started.
+func (sched *GoTaskScheduler) Done() <-chan struct{} {
+	return sched.done
+}
+
+// Result returns the job's outcome once Done is closed: nil for a normal
+// end, else an error naming the task and the cause (a *JobError).
+func (sched *GoTaskScheduler) Result() error {
+	select {
+	case <-sched.done:
+		return sched.result
+	default:
+		return nil
+	}
+}
