@@ -126,7 +126,6 @@ type placementPlanner struct {
 	types  []placementType  // in order of first appearance
 	exec   []float64        // executor resources per dimension
 	total  []float64        // pooled total over all agents per dimension
-	nTasks int              // number of tasks
 	dimIdx map[string]int   // name -> dimension index
 	scores []float64        // normalised agent size, per agent
 }
@@ -182,7 +181,7 @@ func unusedOffers(offers []placementOffer, plan placementPlan) []string {
 // dimensions, pooled agents and task types. valid=false means a task or the
 // executor has an invalid resource amount.
 func newPlacementPlanner(offers []placementOffer, tasks []placementTask, executorRes map[string]float64) (*placementPlanner, bool) {
-	p := &placementPlanner{nTasks: len(tasks), dimIdx: make(map[string]int)}
+	p := &placementPlanner{dimIdx: make(map[string]int)}
 
 	// Dimensions: every resource name some task or the executor needs (> 0).
 	addDims := func(res map[string]float64) bool {
