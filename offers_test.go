@@ -655,6 +655,25 @@ func TestPlacementRandomProperties(t *testing.T) {
 	require.LessOrEqual(t, nMissed, nBrute/20, "heuristic misses too many feasible small inputs")
 }
 
+func TestPlacementLargeInputsValid(t *testing.T) {
+	for _, types := range []int{1, 4, 100, 10000} {
+		t.Run(fmt.Sprintf("types=%d", types), func(t *testing.T) {
+			offers, tasks, exec := benchPlacementInput(10000, 1000, types, 1.25)
+			plan, ok := planPlacement(offers, tasks, exec)
+			require.True(t, ok)
+			requireValidPlan(t, offers, tasks, exec, plan)
+			// Tight: the same job on 0.995 of the demand cannot fit once
+			// every agent pays for its executor.
+			offers, tasks, exec = benchPlacementInput(10000, 1000, types, 0.995)
+			pl, valid := newPlacementPlanner(offers, tasks, exec)
+			require.True(t, valid)
+			require.True(t, pl.feasibleBounds(), "the sum (one executor) fits")
+			_, ok = planPlacement(offers, tasks, exec)
+			require.False(t, ok)
+		})
+	}
+}
+
 // benchPlacementInput builds nTasks tasks of nTypes types over nOffers offers
 // (two offers per agent), with capacity = demand*capScale spread evenly plus
 // room for one executor per agent.
