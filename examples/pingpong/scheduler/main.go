@@ -1,0 +1,42 @@
+// Command scheduler is the pingpong example's app_scheduler: N workers each
+// exchange M numbered messages with it; it checks that every one arrived
+// once and in order, prints a one-line summary and exits non-zero if not.
+//
+//	go run ./examples/pingpong/scheduler -master=local -executor=bin/pingpong-executor -workers 4 -messages 1000
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/mesosgot/mesosgot"
+	"github.com/mesosgot/mesosgot/examples/pingpong/pingpong"
+)
+
+func main() {
+	workers := flag.Int("workers", 4, "number of worker tasks")
+	messages := flag.Int("messages", 1000, "messages each worker exchanges with the scheduler")
+	cpus := flag.Float64("task_cpus", 0.1, "cpus per worker")
+	mem := flag.Float64("task_mem", 16, "mem (MB) per worker")
+	flag.Parse()
+	conf := mesosgot.LoadSchedulerConfig()
+
+	s := mesosgot.NewGoTaskScheduler("", conf, nil)
+	s.SpawnTask(pingpong.TaskName, *workers, map[string]float64{"cpus": *cpus, "mem": *mem})
+	fn, res := pingpong.Scheduler(*workers, *messages, func(done, total int) {
+		fmt.Printf("pingpong: %d/%d pongs\n", done, total)
+	})
+	s.RegisterSchedFunc(fn)
+	fmt.Printf("pingpong: %d workers x %d messages on master %s\n", *workers, *messages, conf.Master)
+	err := s.Run()
+	fmt.Println(res.Summary())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pingpong: job failed:", err)
+		os.Exit(1)
+	}
+	if err := res.Err(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
