@@ -1,6 +1,11 @@
 GO ?= go
+BIN := bin
 
-.PHONY: all build test vet examples clean
+# Flags for `make run` / `make pingpong` / `make elevator`, e.g.
+#   make run ARGS="-workers 8 -messages 10000"
+ARGS ?=
+
+.PHONY: all build vet test examples run pingpong elevator mesos-local clean
 
 all: build
 
@@ -11,11 +16,28 @@ vet:
 	$(GO) vet ./...
 
 test: vet
-	$(GO) test -race -timeout 20m ./...
+	$(GO) test -race -timeout 30m ./...
 
 examples:
-	mkdir -p bin
-	$(GO) build -o bin/ ./examples/...
+	mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/pingpong-scheduler ./examples/pingpong/scheduler
+	$(GO) build -o $(BIN)/pingpong-executor ./examples/pingpong/executor
+	@if [ -d examples/elevator/scheduler ]; then \
+		$(GO) build -o $(BIN)/elevator-scheduler ./examples/elevator/scheduler && \
+		$(GO) build -o $(BIN)/elevator-executor ./examples/elevator/executor; fi
+
+# run: the pingpong example on the embedded local Mesos cluster.
+run: pingpong
+
+pingpong: examples
+	$(BIN)/pingpong-scheduler -master=local -executor=$(BIN)/pingpong-executor $(ARGS)
+
+elevator: examples
+	$(BIN)/elevator-scheduler -master=local -executor=$(BIN)/elevator-executor $(ARGS)
+
+mesos-local:
+	mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/mesos-local ./cmd/mesos-local
 
 clean:
-	rm -rf bin
+	rm -rf $(BIN)

@@ -545,12 +545,14 @@ func (j *schedJob) executorLost(execID, agentID string, status int) {
 // fail ends the job with err (the first failure wins): the other tasks are
 // asked to end and the driver stops once they have.
 func (j *schedJob) fail(err error) {
-	if j.jobErr != nil || j.phase >= phaseStopping {
+	if j.jobErr != nil || j.phase == phaseDone {
 		return
 	}
 	j.jobErr = err
 	log.Errorf("%v", err)
-	j.stopTasks()
+	if j.phase < phaseStopping {
+		j.stopTasks()
+	}
 }
 
 // appReturned starts the normal end: deliver what the app sent, then stop.
