@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	exec "github.com/mesos/mesos-go/api/v0/executor"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	util "github.com/mesos/mesos-go/api/v0/mesosutil"
 	sched "github.com/mesos/mesos-go/api/v0/scheduler"
@@ -60,12 +61,19 @@ func TestLaunchOnTwoAgents(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, mesos.Status_DRIVER_RUNNING, st)
 	}
+	// Statuses of the two tasks interleave; each task's are in order.
+	seen := map[string][]mesos.TaskState{}
+	for len(seen["t-a1"])+len(seen["t-a2"]) < 4 {
+		st := waitFor(t, e.s.ch, is("status")).status
+		id := st.GetTaskId().GetValue()
+		seen[id] = append(seen[id], st.GetState())
+		a := id[2:]
+		assert.Equal(t, a, st.GetSlaveId().GetValue())
+		assert.Equal(t, "e-"+a, st.GetExecutorId().GetValue())
+		assert.Equal(t, mesos.TaskStatus_SOURCE_EXECUTOR, st.GetSource())
+	}
 	for _, a := range []string{"a1", "a2"} {
-		run := waitStatus(t, e.s.ch, "t-"+a, mesos.TaskState_TASK_RUNNING)
-		assert.Equal(t, a, run.GetSlaveId().GetValue())
-		assert.Equal(t, "e-"+a, run.GetExecutorId().GetValue())
-		assert.Equal(t, mesos.TaskStatus_SOURCE_EXECUTOR, run.GetSource())
-		waitStatus(t, e.s.ch, "t-"+a, mesos.TaskState_TASK_FINISHED)
+		assert.Equal(t, []mesos.TaskState{mesos.TaskState_TASK_RUNNING, mesos.TaskState_TASK_FINISHED}, seen["t-"+a])
 		st, ok := e.c.TaskState("t-" + a)
 		assert.True(t, ok)
 		assert.Equal(t, mesos.TaskState_TASK_FINISHED, st)
@@ -89,9 +97,7 @@ func TestLaunchOnTwoAgents(t *testing.T) {
 
 	// A second task for the same executor does not start a new executor and
 	// is not charged the executor's resources again.
-	o := waitFor(t, e.s.ch, func(x ev) bool {
-		return x.kind == "offers" && x.offers[0].GetSlaveId().GetValue() == "a2"
-	}).offers[0]
+	o := e.nextOffer("a2")
 	assert.InDelta(t, 0.9, scalarOf(o, "cpus"), 1e-9)
 	_, err := e.d.LaunchTasks([]*mesos.OfferID{o.Id}, []*mesos.TaskInfo{mkTask("t2", "a2", "e-a2", 0.9, "")}, nil)
 	require.NoError(t, err)
@@ -150,9 +156,7 @@ func TestInvalidLaunches(t *testing.T) {
 	st = waitStatus(t, e.s.ch, "x2", mesos.TaskState_TASK_LOST)
 	assert.Contains(t, st.GetMessage(), "more than one agent")
 	// The resources came back in new offers.
-	o := waitFor(t, e.s.ch, func(x ev) bool {
-		return x.kind == "offers" && x.offers[0].GetSlaveId().GetValue() == "a1"
-	}).offers[0]
+	o := e.nextOffer("a1")
 	assert.Equal(t, 2.0, scalarOf(o, "cpus"))
 	_, err = e.d.LaunchTasks([]*mesos.OfferID{offers["a1"].Id}, []*mesos.TaskInfo{mkTask("x3", "a1", "e", 0.1, "")}, nil)
 	require.NoError(t, err)
@@ -185,9 +189,7 @@ func TestInvalidLaunches(t *testing.T) {
 	waitStatus(t, e.s.ch, "ok", mesos.TaskState_TASK_RUNNING)
 
 	// Reusing a running task's ID in a later launch is an error too.
-	o = waitFor(t, e.s.ch, func(x ev) bool {
-		return x.kind == "offers" && x.offers[0].GetSlaveId().GetValue() == "a1"
-	}).offers[0]
+	o = e.nextOffer("a1")
 	_, err = e.d.LaunchTasks([]*mesos.OfferID{o.Id}, []*mesos.TaskInfo{mkTask("ok", "a1", "e", 0.1, "")}, nil)
 	require.NoError(t, err)
 	waitStatus(t, e.s.ch, "ok", mesos.TaskState_TASK_ERROR)
@@ -235,8 +237,7 @@ func TestDeclineRefuseAndRevive(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.d.DeclineOffer(util.NewOfferID("nope"), nil)
 	require.NoError(t, err)
-	o = waitFor(t, e.s.ch, func(x ev) bool { return x.kind == "offers" && x.offers[0].GetSlaveId().GetValue() == "a1" }).offers
-	assert.Equal(t, 2.0, scalarOf(o[0], "cpus"))
+	assert.Equal(t, 2.0, scalarOf(e.nextOffer("a1"), "cpus"))
 }
 
 func proto64(f float64) *float64 { return &f }
@@ -326,7 +327,7 @@ func TestHookDropAll(t *testing.T) {
 func TestHookDelayReorders(t *testing.T) {
 	e := newEnv(t, Hooks{FrameworkMessage: func(dir Direction, executorID, agentID, data string) []Delivery {
 		if data == "a" || data == "re:1" {
-			return []Delivery{{Data: data, Delay: 30 * time.Millisecond}}
+			return []Delivery{{Data: data, Delay: 200 * time.Millisecond}}
 		}
 		return []Delivery{{Data: data}}
 	}})
@@ -573,4 +574,36 @@ func TestNoGoroutineLeaks(t *testing.T) {
 		assert.Error(t, err)
 	}()
 	waitGoroutines(t, base)
+}
+
+func TestAcceptOffers(t *testing.T) {
+	e := newEnv(t, Hooks{})
+	offers := e.start()
+	_, err := e.d.AcceptOffers([]*mesos.OfferID{offers["a1"].Id},
+		[]*mesos.Offer_Operation{util.NewReserveOperation(nil)}, nil)
+	assert.Error(t, err, "only LAUNCH is supported")
+	_, err = e.d.AcceptOffers([]*mesos.OfferID{offers["a1"].Id},
+		[]*mesos.Offer_Operation{util.NewLaunchOperation([]*mesos.TaskInfo{mkTask("t1", "a1", "e", 0.5, "finish")})}, nil)
+	require.NoError(t, err)
+	waitStatus(t, e.s.ch, "t1", mesos.TaskState_TASK_FINISHED)
+	assert.Equal(t, OfferAccepted, e.c.Offers()[0].State)
+	assert.Equal(t, []string{"t1"}, e.c.Offers()[0].Tasks)
+}
+
+func TestNilExecutorIsAFailedStart(t *testing.T) {
+	s := newTestSched()
+	c := NewCluster(Config{
+		Agents:      []Agent{{ID: "a1", Resources: map[string]float64{"cpus": 1, "mem": 512}}},
+		NewExecutor: func(string, *mesos.ExecutorInfo) exec.Executor { return nil },
+	})
+	defer c.Close()
+	d := c.SchedulerDriver(s)
+	_, err := d.Start()
+	require.NoError(t, err)
+	o := waitFor(t, s.ch, is("offers")).offers[0]
+	_, err = d.LaunchTasks([]*mesos.OfferID{o.Id}, []*mesos.TaskInfo{mkTask("t1", "a1", "e", 0.5, "")}, nil)
+	require.NoError(t, err)
+	st := waitStatus(t, s.ch, "t1", mesos.TaskState_TASK_LOST)
+	assert.Equal(t, mesos.TaskStatus_REASON_EXECUTOR_TERMINATED, st.GetReason())
+	assert.Equal(t, 1, waitFor(t, s.ch, is("executorLost")).code)
 }

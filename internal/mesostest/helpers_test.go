@@ -3,6 +3,7 @@ package mesostest
 import (
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,9 +52,25 @@ type testSched struct {
 	serial
 	ch       chan ev
 	onOffers func(d sched.SchedulerDriver, offers []*mesos.Offer)
+
+	mu      sync.Mutex
+	byAgent map[string]chan *mesos.Offer // every offer, per agent
 }
 
-func newTestSched() *testSched { return &testSched{ch: make(chan ev, 100000)} }
+func newTestSched() *testSched {
+	return &testSched{ch: make(chan ev, 100000), byAgent: map[string]chan *mesos.Offer{}}
+}
+
+func (s *testSched) agentOffers(agentID string) chan *mesos.Offer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.byAgent[agentID]
+	if ch == nil {
+		ch = make(chan *mesos.Offer, 100000)
+		s.byAgent[agentID] = ch
+	}
+	return ch
+}
 
 func (s *testSched) rec(e ev) { s.enter(); defer s.exit(); s.ch <- e }
 
@@ -67,6 +84,9 @@ func (s *testSched) Disconnected(sched.SchedulerDriver) { s.rec(ev{kind: "discon
 func (s *testSched) ResourceOffers(d sched.SchedulerDriver, offers []*mesos.Offer) {
 	if s.onOffers != nil {
 		s.onOffers(d, offers)
+	}
+	for _, o := range offers {
+		s.agentOffers(o.GetSlaveId().GetValue()) <- o
 	}
 	s.rec(ev{kind: "offers", offers: offers})
 }
@@ -211,6 +231,26 @@ func (e *env) runTask(o *mesos.Offer, id string) {
 	_, err := e.d.LaunchTasks([]*mesos.OfferID{o.Id}, []*mesos.TaskInfo{mkTask(id, a, "e-"+a, 0.5, "")}, nil)
 	require.NoError(e.t, err)
 	waitStatus(e.t, e.s.ch, id, mesos.TaskState_TASK_RUNNING)
+}
+
+// nextOffer returns an outstanding offer of the agent, waiting for one.
+func (e *env) nextOffer(agentID string) *mesos.Offer {
+	e.t.Helper()
+	ch := e.s.agentOffers(agentID)
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case o := <-ch:
+			for _, r := range e.c.Offers() {
+				if r.ID == o.GetId().GetValue() && r.State == OfferOutstanding {
+					return o
+				}
+			}
+		case <-deadline:
+			e.t.Fatalf("timed out waiting for an offer of %s", agentID)
+			return nil
+		}
+	}
 }
 
 func mkTask(id, agentID, execID string, cpus float64, data string) *mesos.TaskInfo {
