@@ -79,10 +79,10 @@ func (s OfferState) String() string {
 
 // OfferRecord is the history of one offer, for tests to inspect.
 type OfferRecord struct {
-	ID        string
-	AgentID   string
-	Resources map[string]float64
-	State     OfferState
+	ID        string             // the OfferID value
+	AgentID   string             // the agent offered
+	Resources map[string]float64 // the scalar resources offered
+	State     OfferState         // what became of the offer
 	// RefuseSeconds is the filter's refuse_seconds given when the offer was
 	// declined or accepted (5 when no Filters were given), else 0.
 	RefuseSeconds float64
@@ -92,12 +92,12 @@ type OfferRecord struct {
 
 // TaskRecord is the latest known state of a task launched on the cluster.
 type TaskRecord struct {
-	ID         string
-	AgentID    string
-	ExecutorID string
-	State      mesos.TaskState
-	Message    string // the latest status's message
-	Resources  map[string]float64
+	ID         string             // the TaskID value
+	AgentID    string             // the agent it runs on
+	ExecutorID string             // its executor
+	State      mesos.TaskState    // the latest state
+	Message    string             // the latest status's message
+	Resources  map[string]float64 // the task's own scalar resources
 }
 
 // MessageStats counts framework messages in one direction.
@@ -112,15 +112,15 @@ type MessageStats struct {
 
 // Stats are the cluster's counters.
 type Stats struct {
-	ToExecutor        MessageStats
-	ToScheduler       MessageStats
-	OffersMade        int
-	OffersAccepted    int
-	OffersDeclined    int
-	OffersRescinded   int
-	TasksLaunched     int // tasks that passed validation and went to an executor
-	TasksRejected     int // tasks answered TASK_LOST or TASK_ERROR by validation
-	ExecutorsLaunched int
+	ToExecutor        MessageStats // framework messages scheduler -> executors
+	ToScheduler       MessageStats // framework messages executors -> scheduler
+	OffersMade        int          // offers sent to the scheduler
+	OffersAccepted    int          // offers used by LaunchTasks (see OfferAccepted)
+	OffersDeclined    int          // offers declined (see OfferDeclined)
+	OffersRescinded   int          // offers withdrawn (see OfferRescinded)
+	TasksLaunched     int          // tasks that passed validation and went to an executor
+	TasksRejected     int          // tasks answered TASK_LOST or TASK_ERROR by validation
+	ExecutorsLaunched int          // executors created with Config.NewExecutor
 }
 
 // Cluster is an in-process fake Mesos master with its agents. All its

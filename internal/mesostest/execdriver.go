@@ -81,8 +81,10 @@ func (c *Cluster) shutdownExecLocked(e *execDriver) {
 		return
 	}
 	e.shuttingDown = true
-	e.push(func(ex exec.Executor) {
-		ex.Shutdown(e)
+	e.q.push(func() {
+		if e.executor != nil {
+			e.executor.Shutdown(e)
+		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.terminateExecLocked(e, mesos.Status_DRIVER_STOPPED, 0)
