@@ -74,8 +74,8 @@ func (r *Result) Summary() string {
 
 // Scheduler returns the scheduler function for workers x messages, and the
 // Result it fills. progress, if not nil, is called about every 10% of the
-// exchange.
-func Scheduler(workers, messages int, progress func(done, total int)) (mesosgot.AppSchedulerFunc, *Result) {
+// exchange; onEvent, if not nil, with every scheduler event.
+func Scheduler(workers, messages int, progress func(done, total int), onEvent func(mesosgot.SchedEvent)) (mesosgot.AppSchedulerFunc, *Result) {
 	res := &Result{Workers: workers, Messages: messages, Events: map[mesosgot.SchedEventType]int{}}
 	fn := func(schedin <-chan mesosgot.GoTaskMsg, schedout chan<- mesosgot.GoTaskMsg, schedevent <-chan mesosgot.SchedEvent) {
 		sent := make([]int, workers)  // pings sent per worker
@@ -149,6 +149,9 @@ func Scheduler(workers, messages int, progress func(done, total int)) (mesosgot.
 				res.mu.Lock()
 				res.Events[ev.EventType]++
 				res.mu.Unlock()
+				if onEvent != nil {
+					onEvent(ev)
+				}
 				switch ev.EventType {
 				case mesosgot.TaskRunning:
 					running++

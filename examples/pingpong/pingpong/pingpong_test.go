@@ -31,7 +31,7 @@ func TestPingPongOverFakeCluster(t *testing.T) {
 	defer cluster.Close()
 	s := mesosgot.NewGoTaskScheduler("", nil, nil)
 	s.SpawnTask(pingpong.TaskName, workers, map[string]float64{"cpus": 0.25, "mem": 16})
-	fn, res := pingpong.Scheduler(workers, messages, nil)
+	fn, res := pingpong.Scheduler(workers, messages, nil, nil)
 	s.RegisterSchedFunc(fn)
 	require.NoError(t, s.RunDriver(cluster.SchedulerDriver(s)))
 	require.NoError(t, res.Err())

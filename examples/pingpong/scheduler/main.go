@@ -26,6 +26,13 @@ func main() {
 	s.SpawnTask(pingpong.TaskName, *workers, map[string]float64{"cpus": *cpus, "mem": *mem})
 	fn, res := pingpong.Scheduler(*workers, *messages, func(done, total int) {
 		fmt.Printf("pingpong: %d/%d pongs\n", done, total)
+	}, func(ev mesosgot.SchedEvent) {
+		switch d := ev.EventData.(type) {
+		case mesosgot.TaskEvent:
+			fmt.Printf("pingpong: %-12s %s on agent %s %s\n", ev.EventType, d.TaskName, d.AgentID, d.Message)
+		default:
+			fmt.Printf("pingpong: %-12s %v\n", ev.EventType, d)
+		}
 	})
 	s.RegisterSchedFunc(fn)
 	fmt.Printf("pingpong: %d workers x %d messages on master %s\n", *workers, *messages, conf.Master)
