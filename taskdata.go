@@ -9,10 +9,6 @@ import (
 // taskDataVersion1 is the first byte of TaskInfo.Data as mesosgot writes it.
 const taskDataVersion1 byte = 1
 
-// maxTaskDataItems caps the number of args or env entries a decoder accepts,
-// so that garbage cannot make it allocate without bound.
-const maxTaskDataItems = 1 << 16
-
 // encodeTaskData packs a task's args and env into TaskInfo.Data: a version
 // byte, then length-prefixed strings (env sorted by key). Any bytes round-trip.
 func encodeTaskData(args []string, env map[string]string) []byte {
@@ -73,7 +69,8 @@ func decodeTaskData(data []byte) (args []string, env map[string]string, err erro
 		if err != nil {
 			return 0, err
 		}
-		if n > maxTaskDataItems || n > uint64(len(rest)) {
+		// every entry takes at least one byte: garbage cannot make this allocate beyond the input
+		if n > uint64(len(rest)) {
 			return 0, fmt.Errorf("task data: implausible count %d", n)
 		}
 		return int(n), nil
