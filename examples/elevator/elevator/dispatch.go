@@ -118,15 +118,15 @@ const (
 type Result struct {
 	mu          sync.Mutex
 	opts        Options
-	Delivered   int      // requests delivered (each counted once)
-	Steps       int      // logical steps run
-	PerElevator []int    // deliveries per elevator
-	Travelled   int      // floors travelled, all elevators
-	WaitSum     int      // steps from arrival to pickup, summed
-	RideSum     int      // steps from pickup to delivery, summed
-	Anomalies   []string // every check that failed
-	Started     time.Time
-	Completed   time.Time
+	Delivered   int       // requests delivered (each counted once)
+	Steps       int       // logical steps run
+	PerElevator []int     // deliveries per elevator
+	Travelled   int       // floors travelled, all elevators
+	WaitSum     int       // steps from arrival to pickup, summed
+	RideSum     int       // steps from pickup to delivery, summed
+	Anomalies   []string  // every check that failed
+	Started     time.Time // every elevator ready
+	Completed   time.Time // the dispatcher returned
 }
 
 func (r *Result) anomaly(f string, a ...any) {
@@ -160,9 +160,13 @@ func (r *Result) Summary() string {
 		}
 		return float64(sum) / float64(r.Delivered)
 	}
+	took := time.Duration(0)
+	if !r.Started.IsZero() && r.Completed.After(r.Started) {
+		took = r.Completed.Sub(r.Started)
+	}
 	return fmt.Sprintf("elevator: %d elevators x %d floors: %d/%d requests served in %d steps, per elevator %v, %d floors travelled, avg wait %.2f steps, avg ride %.2f steps, %d anomalies, took %v",
 		r.opts.Elevators, r.opts.Floors, r.Delivered, r.opts.Requests, r.Steps, r.PerElevator, r.Travelled,
-		avg(r.WaitSum), avg(r.RideSum), len(r.Anomalies), r.Completed.Sub(r.Started).Round(time.Millisecond))
+		avg(r.WaitSum), avg(r.RideSum), len(r.Anomalies), took.Round(time.Millisecond))
 }
 
 // Picture draws the cars on one line: per car its floor, direction
@@ -255,10 +259,14 @@ func (d *dispatch) run(schedin <-chan mesosgot.GoTaskMsg, schedout chan<- mesosg
 			if d.o.Tamper != nil {
 				d.o.Tamper(e, &m)
 			}
-			schedout <- mesosgot.GoTaskMsg{TaskName: taskName(e), MessageData: m.Encode()}
+			if !d.send(schedout, schedevent, mesosgot.GoTaskMsg{TaskName: taskName(e), MessageData: m.Encode()}) {
+				return
+			}
 		}
 		for e := range d.cars {
-			schedout <- mesosgot.GoTaskMsg{TaskName: taskName(e), MessageData: Msg{Kind: KindStep, T: d.t}.Encode()}
+			if !d.send(schedout, schedevent, mesosgot.GoTaskMsg{TaskName: taskName(e), MessageData: Msg{Kind: KindStep, T: d.t}.Encode()}) {
+				return
+			}
 		}
 		if !d.await(schedin, schedevent) {
 			return
@@ -327,17 +335,38 @@ func (d *dispatch) await(schedin <-chan mesosgot.GoTaskMsg, schedevent <-chan me
 			if !ok {
 				return false
 			}
-			switch ev.EventType {
-			case mesosgot.Shutdown:
-				if err, _ := ev.EventData.(error); err != nil {
-					d.res.anomaly("job shut down: %v", err)
-				}
-			case mesosgot.TaskFailed, mesosgot.TaskLost, mesosgot.TaskKilled:
-				d.res.anomaly("%s: %+v", ev.EventType, ev.EventData)
-			}
+			d.event(ev)
 		}
 	}
 	return true
+}
+
+// send sends m on schedout, handling events while it waits; it returns
+// false if the job ended.
+func (d *dispatch) send(schedout chan<- mesosgot.GoTaskMsg, schedevent <-chan mesosgot.SchedEvent, m mesosgot.GoTaskMsg) bool {
+	for {
+		select {
+		case schedout <- m:
+			return true
+		case ev, ok := <-schedevent:
+			if !ok {
+				return false
+			}
+			d.event(ev)
+		}
+	}
+}
+
+// event records the scheduler events that mean the job is going wrong.
+func (d *dispatch) event(ev mesosgot.SchedEvent) {
+	switch ev.EventType {
+	case mesosgot.Shutdown:
+		if err, _ := ev.EventData.(error); err != nil {
+			d.res.anomaly("job shut down: %v", err)
+		}
+	case mesosgot.TaskFailed, mesosgot.TaskLost, mesosgot.TaskKilled:
+		d.res.anomaly("%s: %+v", ev.EventType, ev.EventData)
+	}
 }
 
 // handle checks and records one message from an elevator; it returns true
