@@ -131,7 +131,11 @@ func (a *agent) send(to *upid.UPID, msg proto.Message) {
 	}
 }
 
-func (a *agent) toMaster(msg proto.Message) { a.send(&a.c.master.pid, msg) }
+func (a *agent) toMaster(msg proto.Message) {
+	if !a.c.isClosing() {
+		a.send(&a.c.master.pid, msg)
+	}
+}
 
 func (a *agent) fromMaster(from *upid.UPID) bool { return from.Equal(&a.c.master.pid) }
 

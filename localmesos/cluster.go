@@ -98,12 +98,12 @@ type Stats struct {
 }
 
 type counters struct {
-	frameworksRegistered, frameworksRemoved            atomic.Int64
-	offersSent, offersDeclined, offersRescinded        atomic.Int64
-	tasksLaunched, tasksInvalid, statusUpdates         atomic.Int64
-	executorsLaunched, executorsExited                 atomic.Int64
-	fwMsgs, fwMsgsDropped, fwMsgsDuped, fwMsgsDelayed  atomic.Int64
-	authOK, authFailed                                 atomic.Int64
+	frameworksRegistered, frameworksRemoved           atomic.Int64
+	offersSent, offersDeclined, offersRescinded       atomic.Int64
+	tasksLaunched, tasksInvalid, statusUpdates        atomic.Int64
+	executorsLaunched, executorsExited                atomic.Int64
+	fwMsgs, fwMsgsDropped, fwMsgsDuped, fwMsgsDelayed atomic.Int64
+	authOK, authFailed                                atomic.Int64
 }
 
 // TaskState is the master's view of one task.

@@ -33,7 +33,7 @@ type master struct {
 	nextOffer  int
 	rr         int // round-robin start among frameworks
 
-	authn    map[string]string        // authenticated scheduler pid -> principal
+	authn    map[string]string       // authenticated scheduler pid -> principal
 	sessions map[string]*authSession // by authenticatee pid
 }
 
@@ -135,7 +135,11 @@ func newMaster(c *Cluster) (*master, error) {
 	return m, nil
 }
 
-func (m *master) send(to *upid.UPID, msg proto.Message) { sendTo(m.msgr, to, msg) }
+func (m *master) send(to *upid.UPID, msg proto.Message) {
+	if !m.c.isClosing() {
+		sendTo(m.msgr, to, msg)
+	}
+}
 
 // loop runs the periodic allocation and the scheduler link checks.
 func (m *master) loop() {

@@ -278,7 +278,7 @@ func exitStatus(ps *os.ProcessState) (int32, string) {
 	case ws.Exited():
 		return int32(ws), fmt.Sprintf("exited with status %d", ws.ExitStatus())
 	case ws.Signaled():
-		return int32(ws), fmt.Sprintf("terminated by signal %s", ws.Signal())
+		return int32(ws), fmt.Sprintf("terminated by signal %d (%s)", int(ws.Signal()), ws.Signal())
 	}
 	return int32(ws), ps.String()
 }
