@@ -7,6 +7,7 @@ require (
 	github.com/golang/glog v1.2.5
 	github.com/mesos/mesos-go v0.0.11
 	github.com/stretchr/testify v1.12.1
+	golang.org/x/net v0.0.0-20201021035429-f5854403a974
 )
 
 require (
@@ -14,5 +15,4 @@ require (
 	github.com/pborman/uuid v1.2.1 // indirect
 	github.com/samuel/go-zookeeper v0.0.0-20190923202752-2cc03de413da // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/net v0.0.0-20201021035429-f5854403a974 // indirect
 )

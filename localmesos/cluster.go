@@ -1,0 +1,596 @@
+package localmesos
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gogo/protobuf/proto"
+	log "github.com/golang/glog"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+	"github.com/mesos/mesos-go/api/v0/messenger"
+	"github.com/mesos/mesos-go/api/v0/upid"
+)
+
+// Version is the Mesos version the cluster reports in MasterInfo and /state.
+const Version = "1.0.0"
+
+// Config configures a local cluster. The zero value is a usable
+// one-agent cluster on 127.0.0.1 with a free port.
+type Config struct {
+	// Agents is the number of agents; default 1.
+	Agents int
+	// Resources are every agent's resources in Mesos text form; default
+	// DefaultResources.
+	Resources string
+	// WorkDir is the root of the executors' sandboxes. The default is a
+	// temporary directory removed by Close; a directory given here is kept.
+	WorkDir string
+	// IP is the address every process listens on; default 127.0.0.1. It
+	// must be an IPv4 address (libprocess speaks IPv4).
+	IP string
+	// Port is the master's port (the address given to schedulers as
+	// -master); 0 picks a free port.
+	Port int
+	// Credentials maps principal to secret. When non-empty, frameworks must
+	// authenticate with SASL CRAM-MD5 before they may register.
+	Credentials map[string]string
+	// Faults, when set, injects faults into framework messages.
+	Faults *Faults
+	// ExecutorShutdownGrace is how long an executor may take to exit after
+	// ShutdownExecutorMessage before its process group is killed; default 3s.
+	ExecutorShutdownGrace time.Duration
+	// ExecutorRegistrationTimeout is how long a started executor has to
+	// register before it is killed; default 1 minute (as in Mesos).
+	ExecutorRegistrationTimeout time.Duration
+	// OfferRefuseDefault is the refuse_seconds applied when a scheduler
+	// declines or leaves resources unused without setting
+	// Filters.refuse_seconds; default 5s (as in Mesos).
+	OfferRefuseDefault time.Duration
+	// AllocationInterval is the period of the master's allocation pass
+	// (offers are also made at once on every event that frees resources);
+	// default 1s.
+	AllocationInterval time.Duration
+	// StatusUpdateRetry is the first retry interval of unacknowledged status
+	// updates (doubling up to 1 minute); default 2s.
+	StatusUpdateRetry time.Duration
+	// LinkCheckInterval is how often the master checks that connected
+	// schedulers still listen; a scheduler that does not is disconnected and
+	// removed after its failover_timeout; default 1s.
+	LinkCheckInterval time.Duration
+	// Logf, when set, receives one line per framework registered or removed,
+	// task state change and executor exit.
+	Logf func(format string, args ...any)
+}
+
+// Stats counts what the cluster did. Framework message counters count every
+// FrameworkToExecutorMessage and ExecutorToFrameworkMessage the agents
+// carry.
+type Stats struct {
+	FrameworksRegistered  int64
+	FrameworksRemoved     int64
+	OffersSent            int64
+	OffersDeclined        int64
+	OffersRescinded       int64
+	TasksLaunched         int64 // tasks sent to an agent
+	TasksInvalid          int64 // tasks refused at launch (TASK_ERROR / TASK_LOST)
+	StatusUpdates         int64 // status updates forwarded to schedulers
+	ExecutorsLaunched     int64 // executor processes started
+	ExecutorsExited       int64
+	FrameworkMessages     int64 // framework messages delivered (at least once)
+	FrameworkMsgsDropped  int64
+	FrameworkMsgsDuped    int64
+	FrameworkMsgsDelayed  int64
+	AuthenticationsOK     int64
+	AuthenticationsFailed int64
+}
+
+type counters struct {
+	frameworksRegistered, frameworksRemoved           atomic.Int64
+	offersSent, offersDeclined, offersRescinded       atomic.Int64
+	tasksLaunched, tasksInvalid, statusUpdates        atomic.Int64
+	executorsLaunched, executorsExited                atomic.Int64
+	fwMsgs, fwMsgsDropped, fwMsgsDuped, fwMsgsDelayed atomic.Int64
+	authOK, authFailed                                atomic.Int64
+}
+
+// TaskState is the master's view of one task.
+type TaskState struct {
+	FrameworkID string
+	TaskID      string
+	AgentID     string
+	ExecutorID  string
+	State       mesos.TaskState
+	Message     string
+}
+
+// FrameworkState is the master's view of one framework.
+type FrameworkState struct {
+	ID        string
+	Name      string
+	Principal string
+	PID       string
+	Active    bool // receives offers
+	Connected bool
+	Removed   bool
+}
+
+// AgentState describes one agent.
+type AgentState struct {
+	ID        string
+	PID       string
+	Resources string
+	Lost      bool
+}
+
+// ExecutorState describes one executor known to an agent.
+type ExecutorState struct {
+	FrameworkID string
+	ExecutorID  string
+	AgentID     string
+	Directory   string // sandbox
+	Pid         int    // OS process id (also its process group id); 0 before start
+	Registered  bool
+}
+
+// Cluster is a running local Mesos: a master and its agents, each a
+// libprocess process served by mesos-go's HTTP messenger on IP.
+type Cluster struct {
+	cfg        Config
+	runID      string
+	workDir    string
+	ownWorkDir bool
+	resources  []*mesos.Resource
+	ip         net.IP
+
+	master *master
+	agents []*agent
+
+	frontLn  net.Listener
+	frontSrv *http.Server
+
+	stats counters
+
+	ctx    context.Context // cancelled by Close (fetches)
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	closed  bool
+	closing chan struct{}
+	wg      sync.WaitGroup
+}
+
+// Start starts a master and cfg.Agents agents and returns once they all
+// listen.
+func Start(cfg Config) (*Cluster, error) {
+	if cfg.Agents <= 0 {
+		cfg.Agents = 1
+	}
+	if cfg.Resources == "" {
+		cfg.Resources = DefaultResources
+	}
+	if cfg.IP == "" {
+		cfg.IP = "127.0.0.1"
+	}
+	if cfg.ExecutorShutdownGrace <= 0 {
+		cfg.ExecutorShutdownGrace = 3 * time.Second
+	}
+	if cfg.ExecutorRegistrationTimeout <= 0 {
+		cfg.ExecutorRegistrationTimeout = time.Minute
+	}
+	if cfg.OfferRefuseDefault <= 0 {
+		cfg.OfferRefuseDefault = 5 * time.Second
+	}
+	if cfg.AllocationInterval <= 0 {
+		cfg.AllocationInterval = time.Second
+	}
+	if cfg.StatusUpdateRetry <= 0 {
+		cfg.StatusUpdateRetry = 2 * time.Second
+	}
+	if cfg.LinkCheckInterval <= 0 {
+		cfg.LinkCheckInterval = time.Second
+	}
+	ip := net.ParseIP(cfg.IP).To4()
+	if ip == nil {
+		return nil, fmt.Errorf("localmesos: IP %q is not an IPv4 address", cfg.IP)
+	}
+	cfg.IP = ip.String()
+	res, err := ParseResources(cfg.Resources)
+	if err != nil {
+		return nil, fmt.Errorf("localmesos: resources: %w", err)
+	}
+
+	c := &Cluster{
+		cfg:       cfg,
+		runID:     newRunID(),
+		resources: res,
+		ip:        ip,
+		closing:   make(chan struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if cfg.WorkDir == "" {
+		dir, err := os.MkdirTemp("", "localmesos-")
+		if err != nil {
+			return nil, fmt.Errorf("localmesos: work dir: %w", err)
+		}
+		c.workDir, c.ownWorkDir = dir, true
+	} else {
+		if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+			return nil, fmt.Errorf("localmesos: work dir: %w", err)
+		}
+		c.workDir = cfg.WorkDir
+	}
+
+	fail := func(err error) (*Cluster, error) {
+		_ = c.Close()
+		return nil, err
+	}
+	c.frontLn, err = net.Listen("tcp4", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fail(fmt.Errorf("localmesos: master listen: %w", err))
+	}
+	c.master, err = newMaster(c)
+	if err != nil {
+		return fail(err)
+	}
+	for i := 1; i <= cfg.Agents; i++ {
+		a, err := newAgent(c, i)
+		if err != nil {
+			return fail(err)
+		}
+		c.agents = append(c.agents, a)
+		c.master.addAgent(a.id, a.pid, a.info)
+	}
+
+	target, _ := url.Parse("http://" + net.JoinHostPort(c.master.pid.Host, c.master.pid.Port))
+	mux := http.NewServeMux()
+	for _, p := range []string{"/state", "/state.json", "/master/state", "/master/state.json"} {
+		mux.HandleFunc(p, c.serveState)
+	}
+	mux.Handle("/", httputil.NewSingleHostReverseProxy(target))
+	c.frontSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	c.goTracked(func() {
+		if err := c.frontSrv.Serve(c.frontLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Errorf("localmesos: master endpoint: %v", err)
+		}
+	})
+	c.goTracked(c.master.loop)
+	c.logf("master %s listening on %s (libprocess %s), %d agent(s), work dir %s",
+		c.runID, c.MasterAddr(), c.master.pid, len(c.agents), c.workDir)
+	return c, nil
+}
+
+// MasterAddr returns the "host:port" to give schedulers as their master
+// (mesos-go's DriverConfig.Master). Its /state endpoint names the leading
+// master's libprocess pid, which is what mesos-go's standalone detector
+// reads; libprocess messages posted to it are passed on to the master.
+func (c *Cluster) MasterAddr() string {
+	return c.frontLn.Addr().String()
+}
+
+// MasterPID returns the master's libprocess pid ("master@ip:port").
+func (c *Cluster) MasterPID() string {
+	return c.master.pid.String()
+}
+
+// WorkDir returns the root directory of the executors' sandboxes.
+func (c *Cluster) WorkDir() string { return c.workDir }
+
+// Close shuts every framework's executors down (ShutdownExecutorMessage,
+// then SIGKILL of the process group after ExecutorShutdownGrace), stops the
+// master and agents, waits for the cluster's goroutines and removes the work
+// directory if Start created it. It is safe to call more than once.
+func (c *Cluster) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	close(c.closing)
+	c.mu.Unlock()
+	c.cancel()
+
+	var exited []<-chan struct{}
+	for _, a := range c.agents {
+		exited = append(exited, a.shutdownAll()...)
+	}
+	grace := time.NewTimer(c.cfg.ExecutorShutdownGrace)
+	for _, ch := range exited {
+		select {
+		case <-ch:
+		case <-grace.C:
+		}
+	}
+	grace.Stop()
+	for _, a := range c.agents {
+		a.killAll()
+	}
+	for _, ch := range exited {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			log.Errorf("localmesos: an executor did not exit after SIGKILL")
+		}
+	}
+
+	var errs []error
+	if c.frontSrv != nil {
+		if err := c.frontSrv.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	} else if c.frontLn != nil {
+		_ = c.frontLn.Close()
+	}
+	if c.master != nil {
+		_ = c.master.msgr.Stop()
+	}
+	for _, a := range c.agents {
+		_ = a.msgr.Stop()
+	}
+	c.wg.Wait()
+	if c.ownWorkDir {
+		if err := os.RemoveAll(c.workDir); err != nil {
+			errs = append(errs, fmt.Errorf("localmesos: remove work dir: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// KillExecutor sends SIGKILL to the process group of the executor
+// executorID of framework frameworkID (a test fault: the agent then reports
+// its tasks failed and the executor exited).
+func (c *Cluster) KillExecutor(frameworkID, executorID string) error {
+	for _, a := range c.agents {
+		if a.killExecutor(frameworkID, executorID) {
+			return nil
+		}
+	}
+	return fmt.Errorf("localmesos: no running executor %q of framework %q", executorID, frameworkID)
+}
+
+// LoseAgent makes agent agentID disappear: its executors are killed
+// silently, its messenger stops, and the master reports its tasks
+// TASK_LOST, rescinds its offers and sends LostSlaveMessage to every
+// framework.
+func (c *Cluster) LoseAgent(agentID string) error {
+	for _, a := range c.agents {
+		if a.id == agentID {
+			if !a.lose() {
+				return fmt.Errorf("localmesos: agent %q already lost", agentID)
+			}
+			c.master.removeAgent(agentID)
+			return nil
+		}
+	}
+	return fmt.Errorf("localmesos: no agent %q", agentID)
+}
+
+// Stats returns a snapshot of the cluster's counters.
+func (c *Cluster) Stats() Stats {
+	s := &c.stats
+	return Stats{
+		FrameworksRegistered:  s.frameworksRegistered.Load(),
+		FrameworksRemoved:     s.frameworksRemoved.Load(),
+		OffersSent:            s.offersSent.Load(),
+		OffersDeclined:        s.offersDeclined.Load(),
+		OffersRescinded:       s.offersRescinded.Load(),
+		TasksLaunched:         s.tasksLaunched.Load(),
+		TasksInvalid:          s.tasksInvalid.Load(),
+		StatusUpdates:         s.statusUpdates.Load(),
+		ExecutorsLaunched:     s.executorsLaunched.Load(),
+		ExecutorsExited:       s.executorsExited.Load(),
+		FrameworkMessages:     s.fwMsgs.Load(),
+		FrameworkMsgsDropped:  s.fwMsgsDropped.Load(),
+		FrameworkMsgsDuped:    s.fwMsgsDuped.Load(),
+		FrameworkMsgsDelayed:  s.fwMsgsDelayed.Load(),
+		AuthenticationsOK:     s.authOK.Load(),
+		AuthenticationsFailed: s.authFailed.Load(),
+	}
+}
+
+// Tasks returns the master's view of every task it accepted, sorted by
+// framework and task ID.
+func (c *Cluster) Tasks() []TaskState { return c.master.tasks() }
+
+// Frameworks returns every framework the master has known, sorted by ID.
+func (c *Cluster) Frameworks() []FrameworkState { return c.master.frameworkStates() }
+
+// Agents returns the agents, in start order.
+func (c *Cluster) Agents() []AgentState {
+	var out []AgentState
+	for _, a := range c.agents {
+		a.mu.Lock()
+		lost := a.lost
+		a.mu.Unlock()
+		out = append(out, AgentState{ID: a.id, PID: a.pid.String(), Resources: FormatResources(c.resources), Lost: lost})
+	}
+	return out
+}
+
+// Executors returns the executors the agents currently run or start.
+func (c *Cluster) Executors() []ExecutorState {
+	var out []ExecutorState
+	for _, a := range c.agents {
+		out = append(out, a.executorStates()...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].AgentID != out[j].AgentID {
+			return out[i].AgentID < out[j].AgentID
+		}
+		if out[i].FrameworkID != out[j].FrameworkID {
+			return out[i].FrameworkID < out[j].FrameworkID
+		}
+		return out[i].ExecutorID < out[j].ExecutorID
+	})
+	return out
+}
+
+// serveState answers GET /state with a subset of Mesos' master state JSON;
+// "leader" is what mesos-go's standalone master detector reads.
+func (c *Cluster) serveState(w http.ResponseWriter, _ *http.Request) {
+	type fw struct {
+		ID     string      `json:"id"`
+		Name   string      `json:"name"`
+		PID    string      `json:"pid"`
+		Active bool        `json:"active"`
+		Tasks  []TaskState `json:"tasks"`
+	}
+	type slave struct {
+		ID        string `json:"id"`
+		PID       string `json:"pid"`
+		Hostname  string `json:"hostname"`
+		Resources string `json:"resources"`
+		Active    bool   `json:"active"`
+	}
+	st := struct {
+		Version    string  `json:"version"`
+		ID         string  `json:"id"`
+		PID        string  `json:"pid"`
+		Hostname   string  `json:"hostname"`
+		Leader     string  `json:"leader"`
+		Frameworks []fw    `json:"frameworks"`
+		Slaves     []slave `json:"slaves"`
+	}{Version: Version, ID: c.runID, PID: c.MasterPID(), Hostname: c.cfg.IP, Leader: c.MasterPID()}
+	tasks := c.Tasks()
+	for _, f := range c.Frameworks() {
+		if f.Removed {
+			continue
+		}
+		x := fw{ID: f.ID, Name: f.Name, PID: f.PID, Active: f.Active}
+		for _, t := range tasks {
+			if t.FrameworkID == f.ID {
+				x.Tasks = append(x.Tasks, t)
+			}
+		}
+		st.Frameworks = append(st.Frameworks, x)
+	}
+	for _, a := range c.Agents() {
+		st.Slaves = append(st.Slaves, slave{ID: a.ID, PID: a.PID, Hostname: c.cfg.IP, Resources: a.Resources, Active: !a.Lost})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(st)
+}
+
+// goTracked runs f in a goroutine Close waits for; it does nothing once
+// Close has begun.
+func (c *Cluster) goTracked(f func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// after runs f after d unless Close begins first or the returned stop is
+// called.
+func (c *Cluster) after(d time.Duration, f func()) (stop func()) {
+	stopCh := make(chan struct{})
+	var once sync.Once
+	stop = func() { once.Do(func() { close(stopCh) }) }
+	c.goTracked(func() {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			f()
+		case <-stopCh:
+		case <-c.closing:
+		}
+	})
+	return stop
+}
+
+func (c *Cluster) isClosing() bool {
+	select {
+	case <-c.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Cluster) logf(format string, args ...any) {
+	log.InfoDepth(1, fmt.Sprintf(format, args...))
+	if c.cfg.Logf != nil {
+		c.cfg.Logf(format, args...)
+	}
+}
+
+// newRunID returns a random UUID-shaped identifier, like a Mesos master ID.
+func newRunID() string {
+	b := newUUID()
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// newUUID returns 16 random bytes (a version 4 UUID).
+func newUUID() []byte {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return b
+}
+
+// newMessenger creates and starts a mesos-go HTTP messenger for process id
+// on ip, with handlers installed by install before it starts.
+func newMessenger(id string, ip net.IP, install func(messenger.Messenger) error) (*messenger.MesosMessenger, error) {
+	m := messenger.NewHttpWithBindingAddress(upid.UPID{ID: id, Host: ip.String(), Port: "0"}, ip)
+	if err := install(m); err != nil {
+		return nil, fmt.Errorf("localmesos: %s: install handlers: %w", id, err)
+	}
+	if err := m.Start(); err != nil {
+		return nil, fmt.Errorf("localmesos: %s: start messenger: %w", id, err)
+	}
+	return m, nil
+}
+
+// handle installs a typed handler for message type PT on m.
+func handle[T any, PT interface {
+	*T
+	proto.Message
+}](m messenger.Messenger, h func(*upid.UPID, PT)) error {
+	return m.Install(func(from *upid.UPID, pb proto.Message) {
+		if msg, ok := pb.(PT); ok && from != nil {
+			h(from, msg)
+		}
+	}, PT(new(T)))
+}
+
+// sendTo sends msg from m to pid, logging failures (libprocess is
+// fire-and-forget).
+func sendTo(m messenger.Messenger, to *upid.UPID, msg proto.Message) {
+	if to == nil {
+		return
+	}
+	if err := m.Send(context.Background(), to, msg); err != nil {
+		log.Warningf("localmesos: send %T to %s: %v", msg, to, err)
+	}
+}
+
+func isTerminal(s mesos.TaskState) bool {
+	switch s {
+	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
+		mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_ERROR:
+		return true
+	}
+	return false
+}

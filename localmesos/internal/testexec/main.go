@@ -1,0 +1,71 @@
+// Command testexec is a plain mesos-go v0 executor used by localmesos's
+// tests. A task's data selects its behaviour:
+//
+//	finish  TASK_RUNNING, then TASK_FINISHED
+//	fail    TASK_RUNNING, then TASK_FAILED
+//	run     TASK_RUNNING until killed (TASK_KILLED) or shut down
+//
+// Every framework message is answered with "echo:" + the message.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/gogo/protobuf/proto"
+	"github.com/mesos/mesos-go/api/v0/executor"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+)
+
+type testExecutor struct{}
+
+func status(d executor.ExecutorDriver, id *mesos.TaskID, s mesos.TaskState, msg string) {
+	if _, err := d.SendStatusUpdate(&mesos.TaskStatus{TaskId: id, State: s.Enum(), Message: proto.String(msg)}); err != nil {
+		fmt.Fprintln(os.Stderr, "status update:", err)
+	}
+}
+
+func (testExecutor) Registered(d executor.ExecutorDriver, e *mesos.ExecutorInfo, f *mesos.FrameworkInfo, s *mesos.SlaveInfo) {
+	fmt.Println("registered", e.GetExecutorId().GetValue(), "framework", f.GetId().GetValue(), "agent", s.GetId().GetValue())
+}
+func (testExecutor) Reregistered(executor.ExecutorDriver, *mesos.SlaveInfo) {}
+func (testExecutor) Disconnected(executor.ExecutorDriver)                   {}
+func (testExecutor) LaunchTask(d executor.ExecutorDriver, t *mesos.TaskInfo) {
+	fmt.Println("launch", t.GetTaskId().GetValue(), string(t.GetData()))
+	status(d, t.TaskId, mesos.TaskState_TASK_RUNNING, "")
+	switch string(t.GetData()) {
+	case "finish":
+		status(d, t.TaskId, mesos.TaskState_TASK_FINISHED, "done")
+	case "fail":
+		status(d, t.TaskId, mesos.TaskState_TASK_FAILED, "asked to fail")
+	}
+}
+func (testExecutor) KillTask(d executor.ExecutorDriver, id *mesos.TaskID) {
+	status(d, id, mesos.TaskState_TASK_KILLED, "killed")
+}
+func (testExecutor) FrameworkMessage(d executor.ExecutorDriver, msg string) {
+	if _, err := d.SendFrameworkMessage("echo:" + msg); err != nil {
+		fmt.Fprintln(os.Stderr, "framework message:", err)
+	}
+}
+func (testExecutor) Shutdown(executor.ExecutorDriver)          { fmt.Println("shutdown") }
+func (testExecutor) Error(_ executor.ExecutorDriver, s string) { fmt.Println("error", s) }
+
+func main() {
+	flag.Parse()
+	cfg := executor.DriverConfig{Executor: testExecutor{}}
+	if ip := net.ParseIP(os.Getenv("LIBPROCESS_IP")); ip != nil {
+		cfg.BindingAddress = ip
+	}
+	d, err := executor.NewMesosExecutorDriver(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "driver:", err)
+		os.Exit(2)
+	}
+	if _, err := d.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "run:", err)
+	}
+	fmt.Println("executor exiting")
+}
