@@ -15,6 +15,8 @@ import (
 	"github.com/mesos/mesos-go/api/v0/auth/sasl"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	sched "github.com/mesos/mesos-go/api/v0/scheduler"
+
+	"github.com/mesosgot/mesosgot/localmesos"
 )
 
 // GoTaskScheduler is the GoTask scheduler: it implements mesos-go's
@@ -34,6 +36,7 @@ type GoTaskScheduler struct {
 	drvConf  sched.DriverConfig
 
 	executorURI string // where agents fetch the executor binary
+	local       *localmesos.Cluster // the embedded cluster of -master=local, if any
 
 	cleanupMu sync.Mutex
 	cleanups  []func()

@@ -63,7 +63,14 @@ func (r *Result) Err() error {
 func (r *Result) Summary() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d := r.Completed.Sub(r.Started)
+	end := r.Completed
+	if end.IsZero() {
+		end = time.Now()
+	}
+	d := time.Duration(0)
+	if !r.Started.IsZero() {
+		d = end.Sub(r.Started)
+	}
 	rate := 0.0
 	if d > 0 {
 		rate = float64(2*r.Received) / d.Seconds()
