@@ -1,0 +1,187 @@
+package mesosgot
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mesosgot/mesosgot/internal/mesostest"
+)
+
+// seqTask checks that messages arrive numbered 0, 1, 2, ... and echoes each;
+// any gap, repeat or reorder fails the task (and so the job).
+func seqTask(in <-chan GoTaskMsg, out chan<- GoTaskMsg, args []string, env map[string]string) error {
+	next := 0
+	for m := range in {
+		if m.MessageData != fmt.Sprint(next) {
+			return fmt.Errorf("%s: got %q, want %d", env["MESOSGOT_TASK_NAME"], m.MessageData, next)
+		}
+		next++
+		out <- GoTaskMsg{MessageData: m.MessageData}
+	}
+	return nil
+}
+
+// exchange is an app scheduler that sends msgs numbered messages to each of
+// the workers tasks "seq-i" and checks that the echoes come back once and in
+// order; it records the first problem in *problem.
+func exchange(workers, msgs int, problem *atomic.Value, evs *events) AppSchedulerFunc {
+	return func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+		if !untilRunning(workers, evs, schedevent) {
+			problem.Store("job ended before the tasks ran")
+			return
+		}
+		go func() {
+			for i := 0; i < msgs; i++ {
+				for w := 0; w < workers; w++ {
+					schedout <- GoTaskMsg{TaskName: fmt.Sprintf("seq-%d", w), MessageData: fmt.Sprint(i)}
+				}
+			}
+		}()
+		next := make([]int, workers)
+		for n := 0; n < workers*msgs; n++ {
+			var m GoTaskMsg
+			var ok bool
+			select {
+			case m, ok = <-schedin:
+			case ev := <-schedevent:
+				evs.add(ev)
+				n--
+				continue
+			}
+			if !ok {
+				problem.Store(fmt.Sprintf("schedin closed after %d echoes", n))
+				return
+			}
+			var w int
+			if _, err := fmt.Sscanf(m.TaskName, "seq-%d", &w); err != nil || w >= workers {
+				problem.Store("echo from unexpected task " + m.TaskName)
+				return
+			}
+			if m.MessageData != fmt.Sprint(next[w]) {
+				problem.Store(fmt.Sprintf("%s: echo %q, want %d", m.TaskName, m.MessageData, next[w]))
+				return
+			}
+			next[w]++
+		}
+	}
+}
+
+func TestExactlyOnceInOrderOverLossyFakeCluster(t *testing.T) {
+	checkNoLeak(t)
+	const workers, msgs = 4, 25_000 // 100,000 messages each way
+	if testing.Short() {
+		t.Skip("long")
+	}
+	f := newFakeJob(t, 2, func(e *GoTaskExecutor) { e.RegisterTaskFunc("seq", seqTask) })
+	faults := mesostest.RandomFaults(42, 0.20, 0.05, 5*time.Millisecond)
+	f.hooks.FrameworkMessage = faults
+	f.sched.SpawnTask("seq", workers, map[string]float64{"cpus": 0.5})
+	var problem atomic.Value
+	evs := &events{}
+	f.sched.RegisterSchedFunc(exchange(workers, msgs, &problem, evs))
+	require.NoError(t, f.run())
+	require.Nil(t, problem.Load())
+	st := f.cluster.Stats()
+	t.Logf("framework messages: to executors %+v, to scheduler %+v", st.ToExecutor, st.ToScheduler)
+	assert.Positive(t, st.ToExecutor.Dropped)
+	assert.Positive(t, st.ToScheduler.Duplicated)
+}
+
+func TestSilentTaskDoesNotBlockItsSiblings(t *testing.T) {
+	checkNoLeak(t)
+	const siblings, msgs, toSilent = 3, 5000, 600
+	f := newFakeJob(t, 1, func(e *GoTaskExecutor) {
+		e.RegisterTaskFunc("seq", seqTask)
+		e.RegisterTaskFunc("silent", func(in <-chan GoTaskMsg, out chan<- GoTaskMsg, args []string, env map[string]string) error {
+			// never reads in until the job ends
+			return nil
+		})
+	})
+	f.sched.SpawnTask("seq", siblings, nil)
+	f.sched.SpawnTask("silent", 1, nil)
+	var problem atomic.Value
+	evs := &events{}
+	inner := exchange(siblings, msgs, &problem, evs)
+	f.sched.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+		inner(schedin, schedout, schedevent)
+	})
+	_ = toSilent
+	require.NoError(t, f.run())
+	require.Nil(t, problem.Load())
+}
+
+func TestMessagesBeforeTaskFinishedEvent(t *testing.T) {
+	checkNoLeak(t)
+	const n = 3000
+	f := newFakeJob(t, 1, func(e *GoTaskExecutor) {
+		e.RegisterTaskFunc("talk", func(in <-chan GoTaskMsg, out chan<- GoTaskMsg, args []string, env map[string]string) error {
+			for i := 0; i < n; i++ {
+				out <- GoTaskMsg{MessageData: fmt.Sprint(i)}
+			}
+			return nil
+		})
+	})
+	f.hooks.FrameworkMessage = mesostest.RandomFaults(7, 0.1, 0.05, 2*time.Millisecond)
+	f.sched.SpawnTask("talk", 1, nil)
+	var atFinish, total int
+	f.sched.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+		got := 0
+		for {
+			select {
+			case m := <-schedin:
+				require.Equal(t, fmt.Sprint(got), m.MessageData)
+				got++
+			case ev := <-schedevent:
+				if ev.EventType == TaskFinished {
+					atFinish = got + len(schedin)
+					for got < n {
+						<-schedin
+						got++
+					}
+					total = got
+					return
+				}
+			}
+		}
+	})
+	require.NoError(t, f.run())
+	assert.Equal(t, n, atFinish, "every message was on schedin before TaskFinished")
+	assert.Equal(t, n, total)
+}
+
+func TestLargeMessages(t *testing.T) {
+	checkNoLeak(t)
+	f := newFakeJob(t, 1, func(e *GoTaskExecutor) { e.RegisterTaskFunc("echo", echoTask) })
+	f.sched.SpawnTask("echo", 1, nil)
+	big := strings.Repeat("0123456789abcdef", (16<<20)/16) // exactly 16 MiB
+	evs := &events{}
+	var back string
+	f.sched.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+		if !untilRunning(1, evs, schedevent) {
+			return
+		}
+		schedout <- GoTaskMsg{TaskName: "echo-0", MessageData: big + "x"} // too large: refused
+		schedout <- GoTaskMsg{TaskName: "echo-0", MessageData: big}
+		back = (<-schedin).MessageData
+		for ev := range schedevent {
+			evs.add(ev)
+			if ev.EventType == Error {
+				return
+			}
+		}
+	})
+	require.NoError(t, f.run())
+	assert.True(t, back == big, "16 MiB message delivered intact (got %d bytes)", len(back))
+	errs := evs.find(Error)
+	require.NotEmpty(t, errs)
+	assert.Contains(t, errs[0].EventData.(error).Error(), "echo-0")
+	assert.Contains(t, errs[0].EventData.(error).Error(), "too large")
+	st := f.cluster.Stats()
+	assert.Greater(t, st.ToExecutor.Sent, 16, "split across many framework messages")
+}
