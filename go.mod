@@ -2,7 +2,10 @@ module github.com/mesosgot/mesosgot
 
 go 1.26
 
-require github.com/mesos/mesos-go v0.0.11
+require (
+	github.com/mesos/mesos-go v0.0.11
+	github.com/stretchr/testify v1.12.1
+)
 
 require (
 	github.com/gogo/protobuf v1.3.2 // indirect
@@ -10,6 +13,6 @@ require (
 	github.com/google/uuid v1.0.0 // indirect
 	github.com/pborman/uuid v1.2.1 // indirect
 	github.com/samuel/go-zookeeper v0.0.0-20190923202752-2cc03de413da // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/net v0.0.0-20201021035429-f5854403a974 // indirect
 )
