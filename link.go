@@ -159,8 +159,9 @@ type linkStats struct {
 	// RecordsSent counts records put in frames, retransmissions included;
 	// Retransmits counts only the retransmissions.
 	RecordsSent, Retransmits uint64
-	// Timeouts counts retransmission-timer expiries.
-	Timeouts uint64
+	// Timeouts counts retransmission-timer expiries; FastRetransmits the
+	// records retransmitted early because later records were SACKed.
+	Timeouts, FastRetransmits uint64
 	// DupsDropped counts received records already received; OutOfOrder
 	// received records buffered for a gap; BeyondWindow records dropped
 	// because they were too far ahead (they are retransmitted).
@@ -868,6 +869,41 @@ func (l *link) onAck(ack uint64, sacks []seqRange) {
 			l.unacked[seq-l.base].sacked = true
 		}
 	}
+	if len(sacks) > 0 {
+		l.fastRetransmit()
+	}
+}
+
+// dupThresh is how many sequence numbers past a missing record the peer
+// must have SACKed before the record is retransmitted without waiting for
+// the timer.
+const dupThresh = 3
+
+// fastRetransmit queues the records that the peer's SACKs show to be lost:
+// not SACKed, at least dupThresh below the highest SACKed record, and last
+// sent before it.
+func (l *link) fastRetransmit() {
+	var hi *outRec
+	for i := len(l.unacked) - 1; i >= 0; i-- {
+		if l.unacked[i].sacked {
+			hi = l.unacked[i]
+			break
+		}
+	}
+	if hi == nil {
+		return
+	}
+	for _, r := range l.unacked {
+		if r.Seq+dupThresh > hi.Seq {
+			return
+		}
+		if r.sacked || r.queued || !r.sent || r.sentAt >= hi.sentAt {
+			continue
+		}
+		r.queued = true
+		l.sendQ = append(l.sendQ, r)
+		l.stats.FastRetransmits++
+	}
 }
 
 // onRecord processes one incoming record: credit at once, then apply in
@@ -906,6 +942,7 @@ func (l *link) onRecord(r *frameRecord) {
 		l.ringBytes += size
 		l.ringMax = max(l.ringMax, r.Seq)
 		l.stats.OutOfOrder++
+		l.ackDue = l.now // a gap: tell the sender at once (SACK)
 		l.stats.MaxReorderMsgs = max(l.stats.MaxReorderMsgs, l.ringCount)
 		l.stats.MaxReorderBytes = max(l.stats.MaxReorderBytes, l.ringBytes)
 	}

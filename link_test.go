@@ -619,6 +619,8 @@ type simEnd struct {
 	// expected next per stream.
 	inbox map[string][]GoTaskMsg
 	next  map[string]int
+	// doneAt is the tick at which each stream's last message was delivered.
+	doneAt map[string]int
 }
 
 // simPayload returns message i of stream: a header naming it, plus padding.
@@ -637,6 +639,9 @@ func simPayload(rng *rand.Rand, stream string, i int) string {
 // delivery, completion and the memory bounds. Failures name the seed.
 func TestLinkRandomized(t *testing.T) {
 	seeds := []uint64{1, 2, 3, 42, 1234, 99991, 7, 2026}
+	for i := range uint64(24) {
+		seeds = append(seeds, 0x5eed0000+i)
+	}
 	if testing.Short() {
 		seeds = seeds[:3]
 	}
@@ -655,7 +660,7 @@ func runSim(t *testing.T, seed uint64) {
 	streams := []string{"fast-0", "fast-1", "mid-0", "slow-0"}
 	mkEnd := func(epoch uint64) *simEnd {
 		e := &simEnd{l: newLink(cfg, epoch), toSend: map[string]int{}, sent: map[string]int{},
-			inbox: map[string][]GoTaskMsg{}, next: map[string]int{}}
+			inbox: map[string][]GoTaskMsg{}, next: map[string]int{}, doneAt: map[string]int{}}
 		for _, s := range streams {
 			e.toSend[s] = perStream
 		}
@@ -701,7 +706,9 @@ func runSim(t *testing.T, seed uint64) {
 			if !strings.HasPrefix(m.MessageData, want) {
 				fail("stream %s: got %.20q, want prefix %q", m.TaskName, m.MessageData, want)
 			}
-			e.next[m.TaskName]++
+			if e.next[m.TaskName]++; e.next[m.TaskName] == perStream {
+				e.doneAt[m.TaskName] = now
+			}
 			e.inbox[m.TaskName] = append(e.inbox[m.TaskName], m)
 			if n := len(e.inbox[m.TaskName]); n > cfg.TaskCredit {
 				fail("stream %s: %d unconsumed messages, credit %d", m.TaskName, n, cfg.TaskCredit)
@@ -769,6 +776,12 @@ func runSim(t *testing.T, seed uint64) {
 			maxTicks, b.next, a.toSend, a.l.Idle(), a.next, b.toSend, b.l.Idle())
 	}
 	for _, e := range []*simEnd{a, b} {
+		// The slowly consumed stream held up only itself.
+		for _, s := range []string{"fast-0", "fast-1", "mid-0"} {
+			if e.doneAt[s]*2 > e.doneAt["slow-0"] {
+				fail("stream %s done at tick %d, slow-0 at %d: head-of-line blocking", s, e.doneAt[s], e.doneAt["slow-0"])
+			}
+		}
 		st := e.l.Stats()
 		bounds := []struct {
 			name     string
@@ -797,7 +810,7 @@ func runSim(t *testing.T, seed uint64) {
 			fail("the channel was not adversarial enough: %+v", st)
 		}
 	}
-	t.Logf("seed %d: %d ticks; a %+v", seed, now, a.l.Stats())
+	t.Logf("seed %d: %d ticks; done at a %v b %v; a %+v", seed, now, a.doneAt, b.doneAt, a.l.Stats())
 }
 
 // BenchmarkLinkStep measures messages through a pair of links over a
