@@ -195,8 +195,11 @@ func encodeFrame(f *frame) string {
 // frameReader reads the parts of a frame from a string, remembering the
 // first error; reads after an error return zero values.
 type frameReader struct {
-	s   string
+	// s is the input.
+	s string
+	// off is the offset of the next unread byte.
 	off int
+	// err is the first error met.
 	err error
 }
 

@@ -114,6 +114,20 @@ func FuzzEnvelopeDecode(f *testing.F) {
 	f.Add(encodeFrame(&s))
 	f.Add(encodeFrame(&frame{SrcEpoch: 1, Base: 1}))
 	f.Add(encodeFrame(&frame{SrcEpoch: 7, DstEpoch: 8, Ack: 3, Base: 2, Sacks: []seqRange{{4, 6}}}))
+	// Frames from the fuzzed links' peer (epoch 7 to epoch 1) reach every
+	// record path of link.Recv.
+	f.Add(encodeFrame(&frame{SrcEpoch: 7, DstEpoch: 1, Ack: 2, Base: 1, Sacks: []seqRange{{3, 5}}, Records: []frameRecord{
+		{Kind: recMsg, Seq: 1, Stream: "x", Data: "m"},
+		{Kind: recFragFirst, Seq: 3, Stream: "x", Data: "abc", Total: 9},
+		{Kind: recFragMid, Seq: 4, Stream: "x", Data: "def"},
+		{Kind: recFragLast, Seq: 5, Stream: "x", Data: "ghi"},
+		{Kind: recCredit, Seq: 6, Stream: "x", Total: 1},
+	}}))
+	f.Add(encodeFrame(&frame{SrcEpoch: 7, DstEpoch: 1, Ack: 1, Base: 1, Records: []frameRecord{
+		{Kind: recFragFirst, Seq: 2, Stream: "x", Data: "abc", Total: 1 << 40},
+		{Kind: recFragLast, Seq: 3, Stream: "y", Data: "abc"},
+	}}))
+	f.Add(encodeFrame(&frame{SrcEpoch: 9, DstEpoch: 1, Ack: 1, Base: 5}))
 	f.Add("")
 	f.Add("\x02")
 	f.Add("\x01\x03abcdata")

@@ -34,8 +34,8 @@ import (
 //     receiver returns credit with sequenced recCredit records carrying its
 //     cumulative consumed count (idempotent, so loss and duplication are
 //     harmless). A stream whose receiver does not consume blocks only itself.
-//   - Messages larger than a frame are split into fragments with
-//     consecutive sequence numbers (never interleaved with other records),
+//   - Messages larger than a frame are split into fragments (never
+//     interleaved with other messages, only with credit records),
 //     each counted against the window, and reassembled at the receiver.
 //   - Every frame names the sender's epoch and the epoch it believes the
 //     receiver has. A new source epoch means the peer restarted: both
@@ -270,6 +270,8 @@ type assembler struct {
 	stream string
 	// total is the message length announced by the first fragment.
 	total int
+	// skip means the message is too large to accept: fragments are dropped.
+	skip bool
 	// buf collects the fragments.
 	buf strings.Builder
 }
@@ -822,9 +824,8 @@ func (l *link) restart(epoch, base uint64) {
 // skipTo moves the receive side to base: the peer will never send the
 // records below it again (they were acknowledged to an earlier session).
 func (l *link) skipTo(base uint64) {
-	w := uint64(len(l.ring))
-	for seq := l.expected; seq < base && l.ringCount > 0; seq++ {
-		if r := &l.ring[seq%w]; r.Kind != 0 && r.Seq == seq {
+	for i := range l.ring {
+		if r := &l.ring[i]; r.Kind != 0 && r.Seq < base {
 			l.ringCount--
 			l.ringBytes -= len(r.Stream) + len(r.Data)
 			*r = frameRecord{}
@@ -967,49 +968,52 @@ func (l *link) drain() {
 
 // apply applies the in-order record r.
 func (l *link) apply(r *frameRecord) {
+	a := &l.asm
 	switch r.Kind {
 	case recMsg:
 		l.abortAsm()
 		l.deliverMsg(r.Stream, strings.Clone(r.Data))
 	case recFragFirst:
 		l.abortAsm()
+		a.active, a.stream = true, strings.Clone(r.Stream)
 		if r.Total > uint64(l.cfg.MaxMsgBytes) {
+			// Larger than this end accepts: drop its fragments.
 			l.stats.ProtocolErrors++
-			l.skipMsg(r.Stream)
+			a.skip = true
 			return
 		}
-		a := &l.asm
-		a.active, a.stream, a.total = true, strings.Clone(r.Stream), int(r.Total)
+		a.total = int(r.Total)
 		a.buf.Grow(a.total)
 		a.buf.WriteString(r.Data)
 	case recFragMid, recFragLast:
-		a := &l.asm
-		if !a.active || a.stream != r.Stream || a.buf.Len()+len(r.Data) > a.total {
+		if !a.active || a.stream != r.Stream {
 			l.stats.ProtocolErrors++
 			l.abortAsm()
-			if r.Kind == recFragLast {
-				l.skipMsg(r.Stream)
-			}
 			return
 		}
-		a.buf.WriteString(r.Data)
-		if r.Kind == recFragLast {
-			if a.buf.Len() != a.total {
-				l.stats.ProtocolErrors++
+		if !a.skip {
+			if a.buf.Len()+len(r.Data) > a.total {
 				l.abortAsm()
-				l.skipMsg(r.Stream)
 				return
 			}
-			l.stats.MaxReassemblyBytes = max(l.stats.MaxReassemblyBytes, a.total)
-			stream, data := a.stream, a.buf.String()
-			a.reset()
-			l.deliverMsg(stream, data)
+			a.buf.WriteString(r.Data)
 		}
+		if r.Kind != recFragLast {
+			return
+		}
+		if a.skip || a.buf.Len() != a.total {
+			l.abortAsm()
+			return
+		}
+		l.stats.MaxReassemblyBytes = max(l.stats.MaxReassemblyBytes, a.total)
+		stream, data := a.stream, a.buf.String()
+		a.reset()
+		l.deliverMsg(stream, data)
 	}
 }
 
-// abortAsm drops a partly reassembled message (a protocol error), counting
-// it as delivered and consumed so the peer's credit is not lost.
+// abortAsm drops a partly reassembled (or skipped) message, counting it as
+// delivered and consumed so the peer's credit is not lost.
 func (l *link) abortAsm() {
 	if !l.asm.active {
 		return
@@ -1030,7 +1034,7 @@ func (l *link) skipMsg(stream string) {
 
 // reset forgets the message being reassembled.
 func (a *assembler) reset() {
-	a.active, a.stream, a.total = false, "", 0
+	a.active, a.stream, a.total, a.skip = false, "", 0, false
 	a.buf = strings.Builder{}
 }
 

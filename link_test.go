@@ -31,7 +31,9 @@ func testConfig() linkConfig {
 // pair is two links joined by a lossless test channel; delivered messages
 // are consumed at once except on streams listed in hold.
 type pair struct {
-	t    *testing.T
+	// t is the running test.
+	t *testing.T
+	// a and b are the two links.
 	a, b *link
 	// got are the messages delivered at each end, in order.
 	gotA, gotB []GoTaskMsg
@@ -604,21 +606,25 @@ func simConfig() linkConfig {
 
 // simFrame is a frame in the simulated network.
 type simFrame struct {
-	at   int
-	toB  bool
+	// at is the tick the frame arrives.
+	at int
+	// toB says the frame goes to b (else to a).
+	toB bool
+	// data is the frame.
 	data string
 }
 
 // simEnd is the application at one end of the simulated link.
 type simEnd struct {
+	// l is the end's link.
 	l *link
 	// toSend counts the messages each stream still has to send; sent how
 	// many it has sent.
 	toSend, sent map[string]int
-	// inbox holds delivered, unconsumed messages per stream; next the index
-	// expected next per stream.
+	// inbox holds delivered, unconsumed messages per stream.
 	inbox map[string][]GoTaskMsg
-	next  map[string]int
+	// next is the index of the message expected next, per stream.
+	next map[string]int
 	// doneAt is the tick at which each stream's last message was delivered.
 	doneAt map[string]int
 }
@@ -848,4 +854,64 @@ func BenchmarkLinkStep(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/msg")
+}
+
+// TestLinkPeerProtocolErrors feeds hand-made frames that a correct peer
+// never sends: the link drops what makes no sense, keeps credit accounting
+// and never hangs or panics.
+func TestLinkPeerProtocolErrors(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxMsgBytes = 100
+	from := func(base uint64, recs ...frameRecord) string {
+		return encodeFrame(&frame{SrcEpoch: 7, DstEpoch: 1, Ack: 1 << 50, Base: base,
+			Sacks: []seqRange{{Start: 1 << 50, End: 1<<50 + 3}}, Records: recs})
+	}
+	l := newLink(cfg, 1)
+	require.NoError(t, l.Send(GoTaskMsg{TaskName: "s", MessageData: "mine"}))
+	l.Ready()
+	tests := []struct {
+		name string
+		in   string
+		want []GoTaskMsg
+	}{
+		{"oversized message skipped", from(1,
+			frameRecord{Kind: recFragFirst, Seq: 1, Stream: "s", Data: "ab", Total: 1000},
+			frameRecord{Kind: recFragMid, Seq: 2, Stream: "s", Data: "cd"},
+			frameRecord{Kind: recFragLast, Seq: 3, Stream: "s", Data: "ef"},
+			frameRecord{Kind: recMsg, Seq: 4, Stream: "s", Data: "ok1"}),
+			[]GoTaskMsg{{TaskName: "s", MessageData: "ok1"}}},
+		{"orphan fragment", from(1,
+			frameRecord{Kind: recFragLast, Seq: 5, Stream: "s", Data: "zz"},
+			frameRecord{Kind: recMsg, Seq: 6, Stream: "s", Data: "ok2"}),
+			[]GoTaskMsg{{TaskName: "s", MessageData: "ok2"}}},
+		{"message interrupts fragments", from(1,
+			frameRecord{Kind: recFragFirst, Seq: 7, Stream: "s", Data: "ab", Total: 6},
+			frameRecord{Kind: recMsg, Seq: 8, Stream: "s", Data: "ok3"},
+			frameRecord{Kind: recFragLast, Seq: 9, Stream: "s", Data: "cdef"}),
+			[]GoTaskMsg{{TaskName: "s", MessageData: "ok3"}}},
+		{"fragments overflow their total", from(1,
+			frameRecord{Kind: recFragFirst, Seq: 10, Stream: "s", Data: "ab", Total: 3},
+			frameRecord{Kind: recFragLast, Seq: 11, Stream: "s", Data: "cd"}),
+			nil},
+		{"buffered out of order", from(1,
+			frameRecord{Kind: recMsg, Seq: 20, Stream: "s", Data: "gone"}),
+			nil},
+		{"huge base skips the gap", from(1<<60,
+			frameRecord{Kind: recMsg, Seq: 1 << 60, Stream: "s", Data: "ok4"}),
+			[]GoTaskMsg{{TaskName: "s", MessageData: "ok4"}}},
+	}
+	for _, tt := range tests {
+		require.NoError(t, l.Recv(tt.in), tt.name)
+		_, del := l.Ready()
+		assert.Equal(t, tt.want, del, tt.name)
+	}
+	st := l.Stats()
+	assert.NotZero(t, st.ProtocolErrors)
+	assert.Equal(t, 1, l.Unacked("s"), "bogus acks and SACKs are ignored")
+	// Every message the peer sent counts as delivered for credit; the
+	// skipped ones count as consumed as well.
+	rs := l.rstreams["s"]
+	assert.Equal(t, uint64(7), rs.delivered)
+	assert.Equal(t, uint64(3), rs.consumed)
+	assert.Zero(t, l.ringCount)
 }
