@@ -276,8 +276,27 @@ type assembler struct {
 	buf strings.Builder
 }
 
-// link is one end of a reliable ordered link; see the package comment above
-// linkConfig for the protocol. It is not safe for concurrent use.
+// link is one end of a reliable ordered link; see the protocol summary at
+// the top of link.go. It is not safe for concurrent use: the caller owns it
+// from one goroutine (or under one mutex).
+//
+// Caller contract:
+//   - Call Ready after every batch of Send/Recv/Consumed/Tick calls and send
+//     every frame it returns with SendFrameworkMessage (order does not
+//     matter; send errors can be ignored, the link retransmits). Calling
+//     Send many times before one Ready batches messages into fewer frames.
+//   - Call Tick at a fixed period (e.g. every 10ms; RTOTicks and
+//     AckDelayTicks count these ticks), then Ready.
+//   - Hand each delivered message to the application and call Consumed
+//     when the application has taken it (e.g. after the channel send to
+//     the task's in, or to schedin), keyed by the message's TaskName.
+//     Without Consumed a stream stops after TaskCredit messages.
+//   - Before Send, check CanSend(stream); when false, stop reading that
+//     stream's source and retry after a later Ready.
+//   - errPeerRestarted from Recv is not a failure of the frame (it was
+//     processed): the peer process restarted, and what was queued or in
+//     flight to it was discarded. Report it (the job normally treats it
+//     as the executor or scheduler lost).
 type link struct {
 	// cfg is the normalized configuration.
 	cfg linkConfig
@@ -427,10 +446,11 @@ func (l *link) Unacked(stream string) int {
 }
 
 // Idle reports whether the link has nothing queued, nothing unacknowledged,
-// no credit to advertise and no ack owed: it is safe to stop.
+// no credit to advertise, no ack owed and nothing waiting for Ready: it is
+// safe to stop.
 func (l *link) Idle() bool {
 	return l.queuedMsgs == 0 && len(l.unacked) == 0 && l.frag == nil &&
-		len(l.creditQ) == 0 && !l.ackOwed && !l.helloOwed
+		len(l.creditQ) == 0 && !l.ackOwed && !l.helloOwed && len(l.deliver) == 0
 }
 
 // Stats returns the link's counters.
