@@ -1,0 +1,936 @@
+package mesosgot
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// testConfig is a small link configuration for the table tests.
+func testConfig() linkConfig {
+	return linkConfig{
+		MaxBatchMsgs:  64,
+		MaxFrameBytes: 8192,
+		WindowMsgs:    256,
+		WindowBytes:   64 << 10,
+		TaskCredit:    16,
+		TaskQueue:     8,
+		AckDelayTicks: 1,
+		RTOTicks:      20,
+		MaxRTOTicks:   200,
+		MaxMsgBytes:   1 << 20,
+		QueueBytes:    1 << 20,
+	}
+}
+
+// pair is two links joined by a lossless test channel; delivered messages
+// are consumed at once except on streams listed in hold.
+type pair struct {
+	// t is the running test.
+	t *testing.T
+	// a and b are the two links.
+	a, b *link
+	// got are the messages delivered at each end, in order.
+	gotA, gotB []GoTaskMsg
+	// hold lists streams whose messages the receiving app does not consume.
+	hold map[string]bool
+	// frames counts frames carried a→b and b→a.
+	framesAB, framesBA int
+}
+
+// newPair returns two fresh links with configuration cfg.
+func newPair(t *testing.T, cfg linkConfig) *pair {
+	return &pair{t: t, a: newLink(cfg, 0xa), b: newLink(cfg, 0xb), hold: map[string]bool{}}
+}
+
+// ready collects l's output, consuming deliveries not on hold.
+func (p *pair) ready(l *link) []string {
+	fs, del := l.Ready()
+	for _, m := range del {
+		if !p.hold[m.TaskName] {
+			l.Consumed(m.TaskName, 1)
+		}
+	}
+	if l == p.a {
+		p.gotA = append(p.gotA, del...)
+	} else {
+		p.gotB = append(p.gotB, del...)
+	}
+	return fs
+}
+
+// settle exchanges frames (ticking when nothing moves) until both links
+// are quiet, or fails after maxTicks ticks.
+func (p *pair) settle(maxTicks int) {
+	for ticks := 0; ; {
+		fa, fb := p.ready(p.a), p.ready(p.b)
+		for _, f := range fa {
+			require.NoError(p.t, p.b.Recv(f))
+		}
+		for _, f := range fb {
+			require.NoError(p.t, p.a.Recv(f))
+		}
+		p.framesAB += len(fa)
+		p.framesBA += len(fb)
+		if len(fa)+len(fb) > 0 {
+			continue
+		}
+		if p.a.Idle() && p.b.Idle() {
+			return
+		}
+		if ticks++; ticks > maxTicks {
+			// Quiet but not idle is fine when a stream is on hold.
+			return
+		}
+		p.a.Tick()
+		p.b.Tick()
+	}
+}
+
+// msgs returns n messages of stream with data "<stream>#<i>".
+func msgs(stream string, n int) []GoTaskMsg {
+	var out []GoTaskMsg
+	for i := range n {
+		out = append(out, GoTaskMsg{TaskName: stream, MessageData: fmt.Sprintf("%s#%d", stream, i)})
+	}
+	return out
+}
+
+// decodeT decodes a frame or fails the test.
+func decodeT(t *testing.T, s string) frame {
+	t.Helper()
+	var f frame
+	require.NoError(t, decodeFrame(s, &f))
+	return f
+}
+
+// TestLinkAckPiggyback checks that a data frame carries the ack and that no
+// standalone ack is sent when there is data to ride on.
+func TestLinkAckPiggyback(t *testing.T) {
+	p := newPair(t, testConfig())
+	require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "t-0", MessageData: "ping"}))
+	fa, _ := p.a.Ready()
+	require.Len(t, fa, 1)
+	require.NoError(t, p.b.Recv(fa[0]))
+	require.NoError(t, p.b.Send(GoTaskMsg{TaskName: "t-0", MessageData: "pong"}))
+	fb, del := p.b.Ready()
+	require.Equal(t, []GoTaskMsg{{TaskName: "t-0", MessageData: "ping"}}, del)
+	require.Len(t, fb, 1)
+	f := decodeT(t, fb[0])
+	assert.Equal(t, uint64(0xa), f.DstEpoch)
+	assert.Equal(t, uint64(2), f.Ack, "acks seq 1")
+	require.Len(t, f.Records, 1)
+	assert.Equal(t, "pong", f.Records[0].Data)
+	assert.Equal(t, 1, p.a.Unacked("t-0"))
+	require.NoError(t, p.a.Recv(fb[0]))
+	assert.Equal(t, 0, p.a.Unacked("t-0"))
+	assert.Zero(t, p.b.Stats().AckFramesSent)
+	assert.False(t, p.b.Idle(), "b waits for its pong to be acked")
+}
+
+// TestLinkStandaloneAck checks the header-only ack after AckDelayTicks.
+func TestLinkStandaloneAck(t *testing.T) {
+	for _, delay := range []int{0, 1, 3} {
+		t.Run(fmt.Sprintf("delay=%d", delay), func(t *testing.T) {
+			cfg := testConfig()
+			cfg.AckDelayTicks = delay
+			p := newPair(t, cfg)
+			require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "t-0", MessageData: "x"}))
+			fa, _ := p.a.Ready()
+			require.NoError(t, p.b.Recv(fa[0]))
+			var acks []string
+			ticks := 0
+			for {
+				fb, _ := p.b.Ready()
+				if len(fb) > 0 {
+					acks = fb
+					break
+				}
+				assert.False(t, p.b.Idle())
+				p.b.Tick()
+				ticks++
+				require.LessOrEqual(t, ticks, delay)
+			}
+			assert.Equal(t, delay, ticks)
+			require.Len(t, acks, 1)
+			f := decodeT(t, acks[0])
+			assert.Empty(t, f.Records)
+			assert.Equal(t, uint64(2), f.Ack)
+			assert.True(t, p.b.Idle())
+			require.NoError(t, p.a.Recv(acks[0]))
+			assert.True(t, p.a.Idle())
+			assert.Equal(t, uint64(1), p.b.Stats().AckFramesSent)
+			// Nothing more is owed: no ack of an ack.
+			p.a.Tick()
+			fa, _ = p.a.Ready()
+			assert.Empty(t, fa)
+		})
+	}
+}
+
+// TestLinkRetransmitBackoff checks retransmission after the RTO, doubling
+// up to MaxRTOTicks, and the reset on progress.
+func TestLinkRetransmitBackoff(t *testing.T) {
+	p := newPair(t, testConfig())
+	require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "t-0", MessageData: "x"}))
+	fa, _ := p.a.Ready()
+	require.Len(t, fa, 1) // dropped
+	var at []int
+	for tick := 1; tick <= 700; tick++ {
+		p.a.Tick()
+		fa, _ = p.a.Ready()
+		if len(fa) > 0 {
+			at = append(at, tick)
+			f := decodeT(t, fa[0])
+			assert.NotZero(t, f.Flags&frameFlagAckNow, "retransmissions ask for an ack now")
+		}
+	}
+	// RTO 20, 40, 80, 160, then capped at 200.
+	assert.Equal(t, []int{20, 60, 140, 300, 500, 700}, at)
+	st := p.a.Stats()
+	assert.Equal(t, 200, st.MaxRTOTicks)
+	assert.Equal(t, uint64(6), st.Retransmits)
+	// Progress resets the back-off: the next loss is retried after 20 ticks.
+	require.NoError(t, p.b.Recv(fa[0]))
+	p.b.Tick()
+	fb, _ := p.b.Ready()
+	require.NoError(t, p.a.Recv(fb[0]))
+	require.True(t, p.a.Idle())
+	require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "t-0", MessageData: "y"}))
+	p.a.Ready() // dropped
+	for tick := 1; tick <= 20; tick++ {
+		p.a.Tick()
+		fa, _ = p.a.Ready()
+		assert.Equal(t, tick == 20, len(fa) > 0, "tick %d", tick)
+	}
+}
+
+// TestLinkDuplicateDropped checks that a duplicated frame is delivered once.
+func TestLinkDuplicateDropped(t *testing.T) {
+	p := newPair(t, testConfig())
+	for _, m := range msgs("t-0", 3) {
+		require.NoError(t, p.a.Send(m))
+	}
+	fa, _ := p.a.Ready()
+	require.Len(t, fa, 1)
+	require.NoError(t, p.b.Recv(fa[0]))
+	require.NoError(t, p.b.Recv(fa[0]))
+	_, del := p.b.Ready()
+	assert.Equal(t, msgs("t-0", 3), del)
+	assert.Equal(t, uint64(3), p.b.Stats().DupsDropped)
+	// A late copy after the messages were handed out is dropped too.
+	require.NoError(t, p.b.Recv(fa[0]))
+	_, del = p.b.Ready()
+	assert.Empty(t, del)
+	assert.Equal(t, uint64(6), p.b.Stats().DupsDropped)
+}
+
+// TestLinkOutOfOrder checks reordering, SACK and selective retransmission.
+func TestLinkOutOfOrder(t *testing.T) {
+	p := newPair(t, testConfig())
+	var fs []string
+	for _, m := range msgs("t-0", 3) {
+		require.NoError(t, p.a.Send(m))
+		f, _ := p.a.Ready()
+		require.Len(t, f, 1)
+		fs = append(fs, f[0])
+	}
+	// The third frame arrives first: nothing deliverable, SACKed.
+	require.NoError(t, p.b.Recv(fs[2]))
+	p.b.Tick()
+	fb, del := p.b.Ready()
+	assert.Empty(t, del)
+	require.Len(t, fb, 1)
+	ack := decodeT(t, fb[0])
+	assert.Equal(t, uint64(1), ack.Ack)
+	assert.Equal(t, []seqRange{{Start: 3, End: 4}}, ack.Sacks)
+	require.NoError(t, p.a.Recv(fb[0]))
+	// On timeout a resends only 1 and 2.
+	for range 20 {
+		p.a.Tick()
+	}
+	fa, _ := p.a.Ready()
+	require.Len(t, fa, 1)
+	re := decodeT(t, fa[0])
+	require.Len(t, re.Records, 2)
+	assert.Equal(t, uint64(1), re.Records[0].Seq)
+	assert.Equal(t, uint64(2), re.Records[1].Seq)
+	// Original 2 arrives, then 1 (the retransmission is a duplicate).
+	require.NoError(t, p.b.Recv(fs[1]))
+	require.NoError(t, p.b.Recv(fs[0]))
+	require.NoError(t, p.b.Recv(fa[0]))
+	_, del = p.b.Ready()
+	assert.Equal(t, msgs("t-0", 3), del)
+	assert.Equal(t, uint64(2), p.b.Stats().OutOfOrder)
+	assert.Equal(t, uint64(2), p.b.Stats().DupsDropped)
+	p.settle(100)
+	assert.True(t, p.a.Idle())
+}
+
+// TestLinkCreditBlocksOneStream checks that an unconsumed stream stops at
+// TaskCredit while another stream on the same link keeps flowing, and that
+// consuming releases it.
+func TestLinkCreditBlocksOneStream(t *testing.T) {
+	cfg := testConfig()
+	cfg.TaskCredit = 4
+	cfg.TaskQueue = 100
+	p := newPair(t, cfg)
+	p.hold["slow-0"] = true
+	for i := range 10 {
+		require.NoError(t, p.a.Send(msgs("slow-0", 10)[i]))
+		require.NoError(t, p.a.Send(msgs("fast-0", 10)[i]))
+	}
+	p.settle(100)
+	var slow, fast int
+	for _, m := range p.gotB {
+		if m.TaskName == "slow-0" {
+			slow++
+		} else {
+			fast++
+		}
+	}
+	assert.Equal(t, 4, slow)
+	assert.Equal(t, 10, fast)
+	assert.Equal(t, 6, p.a.Unacked("slow-0"))
+	assert.Equal(t, 0, p.a.Unacked("fast-0"))
+	assert.False(t, p.a.Idle())
+	// More fast traffic still flows past the blocked stream.
+	for _, m := range msgs("fast-1", 30) {
+		require.NoError(t, p.a.Send(m))
+	}
+	p.settle(100)
+	assert.Equal(t, 0, p.a.Unacked("fast-1"))
+	// The app consumes: credit returns, the rest of slow-0 arrives in order.
+	p.hold["slow-0"] = false
+	p.b.Consumed("slow-0", 4)
+	p.settle(100)
+	var got []GoTaskMsg
+	for _, m := range p.gotB {
+		if m.TaskName == "slow-0" {
+			got = append(got, m)
+		}
+	}
+	assert.Equal(t, msgs("slow-0", 10), got)
+	assert.True(t, p.a.Idle())
+	assert.True(t, p.b.Idle())
+	assert.LessOrEqual(t, p.b.Stats().MaxUnconsumed, 4)
+	assert.Zero(t, p.b.Stats().CreditViolations)
+}
+
+// TestLinkStreamFull checks CanSend and errStreamFull back-pressure.
+func TestLinkStreamFull(t *testing.T) {
+	cfg := testConfig()
+	cfg.TaskQueue = 3
+	cfg.QueueBytes = 100
+	l := newLink(cfg, 1)
+	for i := range 3 {
+		require.True(t, l.CanSend("a"))
+		require.NoError(t, l.Send(GoTaskMsg{TaskName: "a", MessageData: fmt.Sprint(i)}))
+	}
+	assert.False(t, l.CanSend("a"))
+	err := l.Send(GoTaskMsg{TaskName: "a", MessageData: "3"})
+	assert.ErrorIs(t, err, errStreamFull)
+	assert.True(t, l.CanSend("b"), "other streams are not affected")
+	assert.Equal(t, 3, l.Unacked("a"))
+	// Once the queue moves into the window there is room again.
+	l.Ready()
+	assert.True(t, l.CanSend("a"))
+	assert.Equal(t, 3, l.Unacked("a"))
+	// The link-wide byte bound stops every stream (one message may overshoot).
+	require.NoError(t, l.Send(GoTaskMsg{TaskName: "b", MessageData: strings.Repeat("x", 150)}))
+	assert.False(t, l.CanSend("a"))
+	assert.False(t, l.CanSend("c"))
+	assert.ErrorIs(t, l.Send(GoTaskMsg{TaskName: "c", MessageData: "y"}), errStreamFull)
+}
+
+// TestLinkMsgTooLarge checks that oversized messages are refused.
+func TestLinkMsgTooLarge(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxMsgBytes = 1000
+	l := newLink(cfg, 1)
+	err := l.Send(GoTaskMsg{TaskName: "a", MessageData: strings.Repeat("x", 1001)})
+	require.ErrorIs(t, err, errMsgTooLarge)
+	err = l.Send(GoTaskMsg{TaskName: strings.Repeat("n", maxStreamName+1), MessageData: "x"})
+	require.ErrorIs(t, err, errMsgTooLarge)
+	assert.Equal(t, 0, l.Unacked("a"))
+	assert.True(t, l.Idle())
+	fs, _ := l.Ready()
+	assert.Empty(t, fs)
+	require.NoError(t, l.Send(GoTaskMsg{TaskName: "a", MessageData: strings.Repeat("x", 1000)}))
+}
+
+// TestLinkLargeMessage sends a 16 MiB message through the default config
+// (4 MiB window, 256 KiB frames) and checks it arrives intact, once.
+func TestLinkLargeMessage(t *testing.T) {
+	cfg := defaultLinkConfig()
+	p := newPair(t, cfg)
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, cfg.MaxMsgBytes)
+	for i := range buf {
+		buf[i] = byte(rng.Uint32())
+	}
+	big := GoTaskMsg{TaskName: "big-0", MessageData: string(buf)}
+	require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "small-0", MessageData: "before"}))
+	require.NoError(t, p.a.Send(big))
+	require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "small-0", MessageData: "after"}))
+	maxFrame := 0
+	for !(p.a.Idle() && p.b.Idle()) {
+		fa := p.ready(p.a)
+		for _, f := range fa {
+			maxFrame = max(maxFrame, len(f))
+			require.NoError(t, p.b.Recv(f))
+		}
+		p.framesAB += len(fa)
+		for _, f := range p.ready(p.b) {
+			require.NoError(t, p.a.Recv(f))
+		}
+		if len(fa) == 0 {
+			p.a.Tick()
+			p.b.Tick()
+		}
+	}
+	require.Len(t, p.gotB, 3)
+	assert.Equal(t, "before", p.gotB[0].MessageData)
+	assert.True(t, big == p.gotB[1], "16 MiB message intact")
+	assert.Equal(t, "after", p.gotB[2].MessageData)
+	assert.LessOrEqual(t, maxFrame, cfg.MaxFrameBytes)
+	assert.GreaterOrEqual(t, p.framesAB, cfg.MaxMsgBytes/cfg.MaxFrameBytes)
+	st := p.a.Stats()
+	assert.LessOrEqual(t, st.MaxInflightBytes, cfg.WindowBytes)
+	assert.Equal(t, cfg.MaxMsgBytes, p.b.Stats().MaxReassemblyBytes)
+	assert.Zero(t, st.Retransmits)
+}
+
+// TestLinkLargeMessageLossy reassembles a fragmented message across loss
+// and reordering of its fragments.
+func TestLinkLargeMessageLossy(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxFrameBytes = 4096
+	cfg.WindowBytes = 16 << 10
+	p := newPair(t, cfg)
+	data := strings.Repeat("0123456789abcdef", 40<<10/16)
+	require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "big-0", MessageData: data}))
+	n := 0
+	for range 2000 {
+		fa := p.ready(p.a)
+		// Deliver in reverse order, dropping every third frame.
+		for i := len(fa) - 1; i >= 0; i-- {
+			if n++; n%3 != 0 {
+				require.NoError(t, p.b.Recv(fa[i]))
+			}
+		}
+		for _, f := range p.ready(p.b) {
+			require.NoError(t, p.a.Recv(f))
+		}
+		if p.a.Idle() && p.b.Idle() {
+			break
+		}
+		p.a.Tick()
+		p.b.Tick()
+	}
+	require.True(t, p.a.Idle())
+	require.Len(t, p.gotB, 1)
+	assert.True(t, data == p.gotB[0].MessageData)
+	assert.LessOrEqual(t, p.a.Stats().MaxInflightBytes, cfg.WindowBytes)
+}
+
+// TestLinkBatching checks that queued messages share frames, bounded by
+// MaxBatchMsgs and MaxFrameBytes.
+func TestLinkBatching(t *testing.T) {
+	cfg := testConfig()
+	cfg.TaskQueue = 1000
+	cfg.TaskCredit = 1000
+	cfg.MaxBatchMsgs = 100
+	p := newPair(t, cfg)
+	for _, m := range msgs("t-0", 250) {
+		require.NoError(t, p.a.Send(m))
+	}
+	fa, _ := p.a.Ready()
+	assert.Len(t, fa, 3, "250 messages in frames of at most 100")
+	// Bytes bound: 1000-byte messages, 8 KiB frames.
+	l := newLink(cfg, 1)
+	for range 20 {
+		require.NoError(t, l.Send(GoTaskMsg{TaskName: "t-0", MessageData: strings.Repeat("x", 1000)}))
+	}
+	fs, _ := l.Ready()
+	assert.Len(t, fs, 3)
+	for _, f := range fs {
+		assert.LessOrEqual(t, len(f), cfg.MaxFrameBytes)
+	}
+}
+
+// TestLinkWindow checks that at most WindowMsgs records are unacknowledged.
+func TestLinkWindow(t *testing.T) {
+	cfg := testConfig()
+	cfg.WindowMsgs = 10
+	cfg.TaskQueue = 100
+	cfg.TaskCredit = 100
+	l := newLink(cfg, 1)
+	for _, m := range msgs("t-0", 25) {
+		require.NoError(t, l.Send(m))
+	}
+	fs, _ := l.Ready()
+	require.Len(t, fs, 1)
+	assert.Len(t, decodeT(t, fs[0]).Records, 10)
+	assert.Equal(t, 25, l.Unacked("t-0"))
+	assert.Equal(t, 10, l.Stats().MaxInflightMsgs)
+}
+
+// TestLinkEpochChange checks peer-restart detection in both directions and
+// that frames of the old epoch are ignored afterwards.
+func TestLinkEpochChange(t *testing.T) {
+	cfg := testConfig()
+	p := newPair(t, cfg)
+	for _, m := range msgs("t-0", 3) {
+		require.NoError(t, p.a.Send(m))
+		require.NoError(t, p.b.Send(m))
+	}
+	p.settle(100)
+	require.Len(t, p.gotB, 3)
+	// b has data in flight to a when a restarts.
+	require.NoError(t, p.b.Send(GoTaskMsg{TaskName: "t-0", MessageData: "lost"}))
+	toOldA, _ := p.b.Ready()
+	require.Len(t, toOldA, 1)
+	require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "t-0", MessageData: "late"}))
+	fromOldA, _ := p.a.Ready()
+	a2 := newLink(cfg, 0xa2)
+
+	// The new a gets b's frame addressed to the old a: ignored, hello sent.
+	require.NoError(t, a2.Recv(toOldA[0]))
+	hello, del := a2.Ready()
+	assert.Empty(t, del)
+	require.Len(t, hello, 1)
+	assert.Equal(t, uint64(0), decodeT(t, hello[0]).DstEpoch)
+	// b learns the restart from the hello, drops what was meant for the old a.
+	err := p.b.Recv(hello[0])
+	require.ErrorIs(t, err, errPeerRestarted)
+	assert.Equal(t, 0, p.b.Unacked("t-0"))
+	assert.Equal(t, uint64(1), p.b.Stats().DroppedOnRestart)
+	assert.True(t, p.b.Idle())
+	// The old a's late frame is ignored now.
+	require.NoError(t, p.b.Recv(fromOldA[0]))
+	_, del = p.b.Ready()
+	assert.Empty(t, del)
+	assert.Equal(t, uint64(1), p.b.Stats().StaleFrames)
+
+	// The new session works both ways.
+	p.a = a2
+	p.gotA, p.gotB = nil, nil
+	for _, m := range msgs("t-1", 5) {
+		require.NoError(t, p.a.Send(m))
+		require.NoError(t, p.b.Send(m))
+	}
+	p.settle(100)
+	assert.Equal(t, msgs("t-1", 5), p.gotA)
+	assert.Equal(t, msgs("t-1", 5), p.gotB)
+}
+
+// TestLinkEpochChangeData checks detection when the restarted peer speaks
+// first, with data.
+func TestLinkEpochChangeData(t *testing.T) {
+	cfg := testConfig()
+	p := newPair(t, cfg)
+	for _, m := range msgs("t-0", 2) {
+		require.NoError(t, p.a.Send(m))
+	}
+	p.settle(100)
+	a2 := newLink(cfg, 0xa2)
+	require.NoError(t, a2.Send(GoTaskMsg{TaskName: "t-0", MessageData: "new"}))
+	fs, _ := a2.Ready()
+	err := p.b.Recv(fs[0])
+	require.ErrorIs(t, err, errPeerRestarted)
+	_, del := p.b.Ready()
+	assert.Equal(t, []GoTaskMsg{{TaskName: "t-0", MessageData: "new"}}, del)
+	assert.Equal(t, uint64(1), p.b.Stats().PeerRestarts)
+	// The same epoch again is not a restart.
+	require.NoError(t, p.b.Recv(fs[0]))
+}
+
+// TestLinkIdleUnacked checks Idle and Unacked through a round trip.
+func TestLinkIdleUnacked(t *testing.T) {
+	p := newPair(t, testConfig())
+	assert.True(t, p.a.Idle())
+	assert.Equal(t, 0, p.a.Unacked("t-0"))
+	require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "t-0", MessageData: "x"}))
+	require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "t-0", MessageData: "y"}))
+	assert.False(t, p.a.Idle())
+	assert.Equal(t, 2, p.a.Unacked("t-0"))
+	assert.Equal(t, 0, p.a.Unacked("t-1"))
+	fa, _ := p.a.Ready()
+	assert.Equal(t, 2, p.a.Unacked("t-0"), "in flight, not acked")
+	require.NoError(t, p.b.Recv(fa[0]))
+	assert.False(t, p.b.Idle(), "b owes an ack")
+	p.settle(10)
+	assert.Equal(t, 0, p.a.Unacked("t-0"))
+	assert.True(t, p.a.Idle())
+	assert.True(t, p.b.Idle())
+}
+
+// TestLinkMalformed checks that garbage is refused and changes nothing.
+func TestLinkMalformed(t *testing.T) {
+	l := newLink(testConfig(), 1)
+	for _, in := range []string{"", "\x01\x01ab", "\x02garbage", strings.Repeat("\x02", 40)} {
+		err := l.Recv(in)
+		assert.ErrorIs(t, err, ErrMalformedMsg)
+	}
+	assert.True(t, l.Idle())
+	fs, del := l.Ready()
+	assert.Empty(t, fs)
+	assert.Empty(t, del)
+	assert.Equal(t, uint64(4), l.Stats().MalformedFrames)
+	assert.Zero(t, l.Stats().FramesRecv)
+}
+
+// simConfig is the configuration of the randomized test: small, so every
+// bound is exercised.
+func simConfig() linkConfig {
+	return linkConfig{
+		MaxBatchMsgs:  16,
+		MaxFrameBytes: 4096,
+		WindowMsgs:    48,
+		WindowBytes:   16 << 10,
+		TaskCredit:    8,
+		TaskQueue:     4,
+		AckDelayTicks: 1,
+		RTOTicks:      8,
+		MaxRTOTicks:   64,
+		MaxMsgBytes:   20 << 10,
+		QueueBytes:    64 << 10,
+	}
+}
+
+// simFrame is a frame in the simulated network.
+type simFrame struct {
+	// at is the tick the frame arrives.
+	at int
+	// toB says the frame goes to b (else to a).
+	toB bool
+	// data is the frame.
+	data string
+}
+
+// simEnd is the application at one end of the simulated link.
+type simEnd struct {
+	// l is the end's link.
+	l *link
+	// toSend counts the messages each stream still has to send; sent how
+	// many it has sent.
+	toSend, sent map[string]int
+	// inbox holds delivered, unconsumed messages per stream.
+	inbox map[string][]GoTaskMsg
+	// next is the index of the message expected next, per stream.
+	next map[string]int
+	// doneAt is the tick at which each stream's last message was delivered.
+	doneAt map[string]int
+}
+
+// simPayload returns message i of stream: a header naming it, plus padding.
+func simPayload(rng *rand.Rand, stream string, i int) string {
+	h := fmt.Sprintf("%s#%d|", stream, i)
+	n := rng.IntN(200)
+	if rng.IntN(40) == 0 {
+		n = 5000 + rng.IntN(12000) // fragmented
+	}
+	return h + strings.Repeat(string(rune('a'+i%26)), n)
+}
+
+// TestLinkRandomized drives two links through a channel that drops 20%,
+// duplicates 5%, delays and reorders frames, with traffic both ways on
+// several streams, one consumed slowly. It checks exactly-once in-order
+// delivery, completion and the memory bounds. Failures name the seed.
+func TestLinkRandomized(t *testing.T) {
+	seeds := []uint64{1, 2, 3, 42, 1234, 99991, 7, 2026}
+	for i := range uint64(24) {
+		seeds = append(seeds, 0x5eed0000+i)
+	}
+	if testing.Short() {
+		seeds = seeds[:3]
+	}
+	tight := simConfig()
+	tight.WindowMsgs = 8
+	tight.WindowBytes = 6000
+	tight.MaxBatchMsgs = 3
+	tight.AckDelayTicks = 0
+	tight.TaskCredit = 3
+	// With the tight window the link itself is the bottleneck, so the
+	// head-of-line check (fast streams finish well before the slow one)
+	// only applies to the small config.
+	configs := []struct {
+		name     string
+		cfg      linkConfig
+		seeds    []uint64
+		checkHOL bool
+	}{
+		{"small", simConfig(), seeds, true},
+		{"tight", tight, seeds[:8], false},
+	}
+	for _, c := range configs {
+		for _, seed := range c.seeds {
+			t.Run(fmt.Sprintf("%s/seed=%d", c.name, seed), func(t *testing.T) {
+				runSim(t, seed, c.cfg, c.checkHOL)
+			})
+		}
+	}
+}
+
+// runSim runs one randomized simulation; see TestLinkRandomized.
+func runSim(t *testing.T, seed uint64, cfg linkConfig, checkHOL bool) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	const perStream = 120
+	streams := []string{"fast-0", "fast-1", "mid-0", "slow-0"}
+	mkEnd := func(epoch uint64) *simEnd {
+		e := &simEnd{l: newLink(cfg, epoch), toSend: map[string]int{}, sent: map[string]int{},
+			inbox: map[string][]GoTaskMsg{}, next: map[string]int{}, doneAt: map[string]int{}}
+		for _, s := range streams {
+			e.toSend[s] = perStream
+		}
+		return e
+	}
+	a, b := mkEnd(rng.Uint64()|1), mkEnd(rng.Uint64()|1)
+	var net []simFrame
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("seed %d: %s", seed, fmt.Sprintf(format, args...))
+	}
+	push := func(now int, toB bool, fs []string) {
+		for _, f := range fs {
+			if rng.Float64() < 0.20 {
+				continue
+			}
+			net = append(net, simFrame{at: now + rng.IntN(6), toB: toB, data: f})
+			if rng.Float64() < 0.05 {
+				net = append(net, simFrame{at: now + 1 + rng.IntN(20), toB: toB, data: f})
+			}
+		}
+	}
+	step := func(now int, e *simEnd) []string {
+		// The app sends what CanSend allows, in random bursts.
+		for _, s := range streams {
+			for burst := rng.IntN(4); burst > 0 && e.toSend[s] > 0; burst-- {
+				if !e.l.CanSend(s) {
+					if err := e.l.Send(GoTaskMsg{TaskName: s, MessageData: "x"}); !errors.Is(err, errStreamFull) {
+						fail("Send when !CanSend: %v", err)
+					}
+					break
+				}
+				if err := e.l.Send(GoTaskMsg{TaskName: s, MessageData: simPayload(rng, s, e.sent[s])}); err != nil {
+					fail("Send: %v", err)
+				}
+				e.sent[s]++
+				e.toSend[s]--
+			}
+		}
+		fs, del := e.l.Ready()
+		for _, m := range del {
+			want := fmt.Sprintf("%s#%d|", m.TaskName, e.next[m.TaskName])
+			if !strings.HasPrefix(m.MessageData, want) {
+				fail("stream %s: got %.20q, want prefix %q", m.TaskName, m.MessageData, want)
+			}
+			if e.next[m.TaskName]++; e.next[m.TaskName] == perStream {
+				e.doneAt[m.TaskName] = now
+			}
+			e.inbox[m.TaskName] = append(e.inbox[m.TaskName], m)
+			if n := len(e.inbox[m.TaskName]); n > cfg.TaskCredit {
+				fail("stream %s: %d unconsumed messages, credit %d", m.TaskName, n, cfg.TaskCredit)
+			}
+		}
+		// The app consumes: slow-0 one message every 9 ticks, others faster.
+		for _, s := range streams {
+			n := 1 + rng.IntN(4)
+			if s == "slow-0" {
+				n = 0
+				if now%9 == 0 {
+					n = 1
+				}
+			}
+			n = min(n, len(e.inbox[s]))
+			if n > 0 {
+				e.inbox[s] = e.inbox[s][n:]
+				e.l.Consumed(s, n)
+			}
+		}
+		return fs
+	}
+	done := func(e, peer *simEnd) bool {
+		for _, s := range streams {
+			if peer.next[s] != perStream || e.toSend[s] != 0 || len(peer.inbox[s]) != 0 {
+				return false
+			}
+		}
+		return e.l.Idle()
+	}
+	const maxTicks = 200000
+	now := 0
+	for ; now < maxTicks; now++ {
+		a.l.Tick()
+		b.l.Tick()
+		// Deliver due frames in random order.
+		rng.Shuffle(len(net), func(i, j int) { net[i], net[j] = net[j], net[i] })
+		rest := net[:0]
+		var due []simFrame
+		for _, f := range net {
+			if f.at <= now {
+				due = append(due, f)
+			} else {
+				rest = append(rest, f)
+			}
+		}
+		net = rest
+		for _, f := range due {
+			to := a.l
+			if f.toB {
+				to = b.l
+			}
+			if err := to.Recv(f.data); err != nil {
+				fail("Recv: %v", err)
+			}
+		}
+		push(now, true, step(now, a))
+		push(now, false, step(now, b))
+		if done(a, b) && done(b, a) {
+			break
+		}
+	}
+	if now == maxTicks {
+		fail("not done after %d ticks: a next %v toSend %v idle %v; b next %v toSend %v idle %v",
+			maxTicks, b.next, a.toSend, a.l.Idle(), a.next, b.toSend, b.l.Idle())
+	}
+	for _, e := range []*simEnd{a, b} {
+		// The slowly consumed stream held up only itself.
+		for _, s := range []string{"fast-0", "fast-1", "mid-0"} {
+			if checkHOL && e.doneAt[s]*2 > e.doneAt["slow-0"] {
+				fail("stream %s done at tick %d, slow-0 at %d: head-of-line blocking", s, e.doneAt[s], e.doneAt["slow-0"])
+			}
+		}
+		st := e.l.Stats()
+		bounds := []struct {
+			name     string
+			got, max int
+		}{
+			{"MaxInflightMsgs", st.MaxInflightMsgs, cfg.WindowMsgs},
+			{"MaxInflightBytes", st.MaxInflightBytes, max(cfg.WindowBytes, cfg.MaxFrameBytes)},
+			{"MaxReorderMsgs", st.MaxReorderMsgs, cfg.WindowMsgs},
+			{"MaxReorderBytes", st.MaxReorderBytes, cfg.WindowBytes + cfg.MaxFrameBytes},
+			{"MaxUnconsumed", st.MaxUnconsumed, cfg.TaskCredit},
+			{"MaxStreamQueued", st.MaxStreamQueued, cfg.TaskQueue},
+			{"MaxQueuedMsgs", st.MaxQueuedMsgs, cfg.TaskQueue * len(streams)},
+			{"MaxQueuedBytes", st.MaxQueuedBytes, cfg.QueueBytes + cfg.MaxMsgBytes},
+			{"MaxReassemblyBytes", st.MaxReassemblyBytes, cfg.MaxMsgBytes},
+			{"MaxRTOTicks", st.MaxRTOTicks, cfg.MaxRTOTicks},
+		}
+		for _, bd := range bounds {
+			if bd.got > bd.max {
+				fail("%s = %d exceeds bound %d", bd.name, bd.got, bd.max)
+			}
+		}
+		if st.CreditViolations != 0 || st.ProtocolErrors != 0 || st.MalformedFrames != 0 {
+			fail("stats %+v", st)
+		}
+		if st.Retransmits == 0 || st.DupsDropped == 0 || st.OutOfOrder == 0 {
+			fail("the channel was not adversarial enough: %+v", st)
+		}
+	}
+	t.Logf("seed %d: %d ticks; done at a %v b %v; a %+v", seed, now, a.doneAt, b.doneAt, a.l.Stats())
+}
+
+// BenchmarkLinkStep measures messages through a pair of links over a
+// lossless channel: each op sends 64 messages of 100 bytes from a to b,
+// delivers and consumes them, and acks back.
+func BenchmarkLinkStep(b *testing.B) {
+	cfg := defaultLinkConfig()
+	cfg.AckDelayTicks = 0
+	x, y := newLink(cfg, 1), newLink(cfg, 2)
+	data := strings.Repeat("x", 100)
+	const batch = 64
+	b.ReportAllocs()
+	b.SetBytes(batch * 100)
+	for b.Loop() {
+		for range batch {
+			if err := x.Send(GoTaskMsg{TaskName: "worker-1", MessageData: data}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		fs, _ := x.Ready()
+		for _, f := range fs {
+			if err := y.Recv(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+		fs, del := y.Ready()
+		y.Consumed("worker-1", len(del))
+		if len(del) != batch {
+			b.Fatalf("delivered %d", len(del))
+		}
+		for _, f := range fs {
+			if err := x.Recv(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/msg")
+}
+
+// TestLinkPeerProtocolErrors feeds hand-made frames that a correct peer
+// never sends: the link drops what makes no sense, keeps credit accounting
+// and never hangs or panics.
+func TestLinkPeerProtocolErrors(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxMsgBytes = 100
+	from := func(base uint64, recs ...frameRecord) string {
+		return encodeFrame(&frame{SrcEpoch: 7, DstEpoch: 1, Ack: 1 << 50, Base: base,
+			Sacks: []seqRange{{Start: 1 << 50, End: 1<<50 + 3}}, Records: recs})
+	}
+	l := newLink(cfg, 1)
+	require.NoError(t, l.Send(GoTaskMsg{TaskName: "s", MessageData: "mine"}))
+	l.Ready()
+	tests := []struct {
+		name string
+		in   string
+		want []GoTaskMsg
+	}{
+		{"oversized message skipped", from(1,
+			frameRecord{Kind: recFragFirst, Seq: 1, Stream: "s", Data: "ab", Total: 1000},
+			frameRecord{Kind: recFragMid, Seq: 2, Stream: "s", Data: "cd"},
+			frameRecord{Kind: recFragLast, Seq: 3, Stream: "s", Data: "ef"},
+			frameRecord{Kind: recMsg, Seq: 4, Stream: "s", Data: "ok1"}),
+			[]GoTaskMsg{{TaskName: "s", MessageData: "ok1"}}},
+		{"orphan fragment", from(1,
+			frameRecord{Kind: recFragLast, Seq: 5, Stream: "s", Data: "zz"},
+			frameRecord{Kind: recMsg, Seq: 6, Stream: "s", Data: "ok2"}),
+			[]GoTaskMsg{{TaskName: "s", MessageData: "ok2"}}},
+		{"message interrupts fragments", from(1,
+			frameRecord{Kind: recFragFirst, Seq: 7, Stream: "s", Data: "ab", Total: 6},
+			frameRecord{Kind: recMsg, Seq: 8, Stream: "s", Data: "ok3"},
+			frameRecord{Kind: recFragLast, Seq: 9, Stream: "s", Data: "cdef"}),
+			[]GoTaskMsg{{TaskName: "s", MessageData: "ok3"}}},
+		{"fragments overflow their total", from(1,
+			frameRecord{Kind: recFragFirst, Seq: 10, Stream: "s", Data: "ab", Total: 3},
+			frameRecord{Kind: recFragLast, Seq: 11, Stream: "s", Data: "cd"}),
+			nil},
+		{"buffered out of order", from(1,
+			frameRecord{Kind: recMsg, Seq: 20, Stream: "s", Data: "gone"}),
+			nil},
+		{"huge base skips the gap", from(1<<60,
+			frameRecord{Kind: recMsg, Seq: 1 << 60, Stream: "s", Data: "ok4"}),
+			[]GoTaskMsg{{TaskName: "s", MessageData: "ok4"}}},
+	}
+	for _, tt := range tests {
+		require.NoError(t, l.Recv(tt.in), tt.name)
+		_, del := l.Ready()
+		assert.Equal(t, tt.want, del, tt.name)
+	}
+	st := l.Stats()
+	assert.NotZero(t, st.ProtocolErrors)
+	assert.Equal(t, 1, l.Unacked("s"), "bogus acks and SACKs are ignored")
+	// Every message the peer sent counts as delivered for credit; the
+	// skipped ones count as consumed as well.
+	rs := l.rstreams["s"]
+	assert.Equal(t, uint64(7), rs.delivered)
+	assert.Equal(t, uint64(3), rs.consumed)
+	assert.Zero(t, l.ringCount)
+}
