@@ -95,11 +95,19 @@ func TestExactlyOnceInOrderOverLossyFakeCluster(t *testing.T) {
 
 func TestSilentTaskDoesNotBlockItsSiblings(t *testing.T) {
 	checkNoLeak(t)
-	const siblings, msgs, toSilent = 3, 5000, 600
+	// toSilent exceeds the silent task's in buffer and its stream's credit,
+	// so its messages back up in the link (bounded) while the siblings on
+	// the same executor exchange theirs.
+	const siblings, msgs, toSilent = 3, 5000, 1000
+	release := make(chan struct{})
+	var silentGot atomic.Int32
 	f := newFakeJob(t, 1, func(e *GoTaskExecutor) {
 		e.RegisterTaskFunc("seq", seqTask)
 		e.RegisterTaskFunc("silent", func(in <-chan GoTaskMsg, out chan<- GoTaskMsg, args []string, env map[string]string) error {
-			// never reads in until the job ends
+			<-release // does not read in until the siblings are done
+			for range in {
+				silentGot.Add(1)
+			}
 			return nil
 		})
 	})
@@ -107,13 +115,35 @@ func TestSilentTaskDoesNotBlockItsSiblings(t *testing.T) {
 	f.sched.SpawnTask("silent", 1, nil)
 	var problem atomic.Value
 	evs := &events{}
-	inner := exchange(siblings, msgs, &problem, evs)
 	f.sched.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
-		inner(schedin, schedout, schedevent)
+		if !untilRunning(siblings+1, evs, schedevent) {
+			return
+		}
+		for i := 0; i < toSilent; i++ {
+			schedout <- GoTaskMsg{TaskName: "silent-0", MessageData: fmt.Sprint(i)}
+		}
+		exchange(siblings, msgs, &problem, evs)(schedin, schedout, alreadyRunning(siblings))
+		close(release)
 	})
-	_ = toSilent
 	require.NoError(t, f.run())
 	require.Nil(t, problem.Load())
+	assert.Equal(t, int32(toSilent), silentGot.Load(), "the silent task got all its messages once it read")
+	c := f.sched.job.conns["mesosgot-executor-agent-0"]
+	st := c.link.Stats()
+	cfg := f.sched.linkCfg
+	t.Logf("scheduler link: max stream queue %d, max queued %d msgs / %d bytes, max in flight %d", st.MaxStreamQueued, st.MaxQueuedMsgs, st.MaxQueuedBytes, st.MaxInflightMsgs)
+	assert.LessOrEqual(t, st.MaxStreamQueued, cfg.TaskQueue, "bounded per-stream queue")
+	assert.LessOrEqual(t, st.MaxInflightMsgs, cfg.WindowMsgs, "bounded window")
+}
+
+// alreadyRunning is an event channel that reports n tasks running, for an
+// exchange started after the tasks are known to run.
+func alreadyRunning(n int) <-chan SchedEvent {
+	ch := make(chan SchedEvent, n)
+	for i := 0; i < n; i++ {
+		ch <- SchedEvent{EventType: TaskRunning}
+	}
+	return ch
 }
 
 func TestMessagesBeforeTaskFinishedEvent(t *testing.T) {
