@@ -228,7 +228,9 @@ func (exec *GoTaskExecutor) flush() {
 		t, ok := exec.tasks[m.TaskName]
 		if !ok || !t.mailbox.put(m) {
 			if !ok {
-				log.Warningf("mesosgot: message for task %q, which this executor does not run, dropped (%d bytes)", m.TaskName, len(m.MessageData))
+				err := fmt.Errorf("message for task %q, which this executor does not run, dropped (%d bytes)", m.TaskName, len(m.MessageData))
+				log.Warningf("mesosgot: %v", err)
+				exec.report(err)
 			}
 			exec.link.Consumed(m.TaskName, 1)
 		}
@@ -246,9 +248,19 @@ func (exec *GoTaskExecutor) sendOut(t *execTask, m GoTaskMsg) {
 		return
 	}
 	if err != nil {
-		log.Errorf("mesosgot: message from task %s refused: %v", t.name, err)
+		err = fmt.Errorf("message from task %s refused: %w", t.name, err)
+		log.Errorf("mesosgot: %v", err)
+		exec.report(err)
 	}
 	t.releaseOut()
+}
+
+// report tells the scheduler about a problem on this executor: it becomes
+// an Error event there.
+func (exec *GoTaskExecutor) report(err error) {
+	if e := exec.link.Send(GoTaskMsg{TaskName: ctlStream, MessageData: err.Error()}); e != nil {
+		log.Errorf("mesosgot: cannot report %q to the scheduler: %v", err, e)
+	}
 }
 
 // taskOut is called (on the executor goroutine) with a message a task sent.
@@ -298,7 +310,9 @@ func (exec *GoTaskExecutor) kill(name string) {
 // frameworkMessage takes a frame from the scheduler.
 func (exec *GoTaskExecutor) frameworkMessage(raw string) {
 	if err := exec.link.Recv(raw); err != nil {
-		log.Warningf("mesosgot: framework message from the scheduler (%d bytes): %v", len(raw), err)
+		err = fmt.Errorf("framework message from the scheduler (%d bytes): %w", len(raw), err)
+		log.Warningf("mesosgot: %v", err)
+		exec.report(err)
 	}
 }
 

@@ -57,6 +57,10 @@ var errMsgTooLarge = errors.New("mesosgot: message too large")
 // a new epoch of the peer: the peer restarted and the session was reset.
 var errPeerRestarted = errors.New("mesosgot: link peer restarted")
 
+// ctlStream is the stream an executor reports its own problems on (a task
+// message refused, a malformed frame); no task can have this name.
+const ctlStream = "\x00mesosgot"
+
 // maxStreamName is the longest stream (task) name a link accepts.
 const maxStreamName = 1024
 

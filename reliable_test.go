@@ -187,13 +187,21 @@ func TestMessagesBeforeTaskFinishedEvent(t *testing.T) {
 
 func TestLargeMessages(t *testing.T) {
 	checkNoLeak(t)
-	f := newFakeJob(t, 1, func(e *GoTaskExecutor) { e.RegisterTaskFunc("echo", echoTask) })
-	f.sched.SpawnTask("echo", 1, nil)
 	big := strings.Repeat("0123456789abcdef", (16<<20)/16) // exactly 16 MiB
+	f := newFakeJob(t, 1, func(e *GoTaskExecutor) {
+		e.RegisterTaskFunc("echo", echoTask)
+		e.RegisterTaskFunc("bigout", func(in <-chan GoTaskMsg, out chan<- GoTaskMsg, args []string, env map[string]string) error {
+			out <- GoTaskMsg{MessageData: big + "y"} // too large: refused, reported
+			<-in
+			return nil
+		})
+	})
+	f.sched.SpawnTask("echo", 1, nil)
+	f.sched.SpawnTask("bigout", 1, nil)
 	evs := &events{}
 	var back string
 	f.sched.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
-		if !untilRunning(1, evs, schedevent) {
+		if !untilRunning(2, evs, schedevent) {
 			return
 		}
 		schedout <- GoTaskMsg{TaskName: "echo-0", MessageData: big + "x"} // too large: refused
@@ -201,7 +209,7 @@ func TestLargeMessages(t *testing.T) {
 		back = (<-schedin).MessageData
 		for ev := range schedevent {
 			evs.add(ev)
-			if ev.EventType == Error {
+			if evs.count(Error) == 2 {
 				return
 			}
 		}
@@ -209,9 +217,14 @@ func TestLargeMessages(t *testing.T) {
 	require.NoError(t, f.run())
 	assert.True(t, back == big, "16 MiB message delivered intact (got %d bytes)", len(back))
 	errs := evs.find(Error)
-	require.NotEmpty(t, errs)
-	assert.Contains(t, errs[0].EventData.(error).Error(), "echo-0")
-	assert.Contains(t, errs[0].EventData.(error).Error(), "too large")
+	require.Len(t, errs, 2)
+	var texts []string
+	for _, e := range errs {
+		texts = append(texts, e.EventData.(error).Error())
+	}
+	all := strings.Join(texts, "\n")
+	assert.Regexp(t, `task "?echo-0"?.*too large`, all, "scheduler-side refusal names the task")
+	assert.Regexp(t, `task bigout-0.*too large`, all, "executor-side refusal reaches the scheduler, naming the task")
 	st := f.cluster.Stats()
 	assert.Greater(t, st.ToExecutor.Sent, 16, "split across many framework messages")
 }

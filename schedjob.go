@@ -439,6 +439,13 @@ func (j *schedJob) flush() {
 			}
 		}
 		for _, m := range msgs {
+			if m.TaskName == ctlStream {
+				err := fmt.Errorf("mesosgot: executor %s on agent %s: %s", c.execID, c.agentID, m.MessageData)
+				log.Warning(err)
+				j.emit(Error, err)
+				c.link.Consumed(m.TaskName, 1)
+				continue
+			}
 			if !c.tasks[m.TaskName] {
 				err := fmt.Errorf("mesosgot: executor %s sent a message as task %q, which it does not run; dropped", c.execID, m.TaskName)
 				log.Warning(err)
