@@ -35,7 +35,7 @@ type GoTaskScheduler struct {
 	prepErr  error
 	drvConf  sched.DriverConfig
 
-	executorURI string // where agents fetch the executor binary
+	executorURI string              // where agents fetch the executor binary
 	local       *localmesos.Cluster // the embedded cluster of -master=local, if any
 
 	cleanupMu sync.Mutex
