@@ -25,13 +25,21 @@ type AppSchedulerTask interface {
 
 // AppTaskResourceInfo lets the app scheduler give the resource requirements
 // of Count tasks named Name-0 .. Name-(Count-1). Args and Env reach each
-// task function's args and env.
+// task function's args and env. Mesos refuses tasks that use no resources,
+// so a task whose Resources are empty (or all zero) gets
+// DefaultTaskResources.
 type AppTaskResourceInfo struct {
 	Name      string
 	Count     int
 	Resources map[string]float64 //map keys = Mesos resource names: "cpus", "mem"...
 	Args      []string
 	Env       map[string]string
+}
+
+// DefaultTaskResources returns the resources of a task that asks for none:
+// cpus 0.1, mem 32 (MB).
+func DefaultTaskResources() map[string]float64 {
+	return map[string]float64{"cpus": 0.1, "mem": 32}
 }
 
 // AppTaskScheduler is the common interface implemented by all app/framework

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gogo/protobuf/proto"
@@ -51,6 +52,7 @@ const (
 type schedTask struct {
 	name     string
 	info     *AppTaskResourceInfo
+	res      map[string]float64 // resources to ask Mesos for (never empty)
 	agentID  string
 	execID   string
 	state    mesos.TaskState
@@ -211,12 +213,20 @@ func (j *schedJob) setupTasks() error {
 		if err := validateTaskResources(info.Resources); err != nil {
 			return fmt.Errorf("mesosgot: task %q: %w", info.Name, err)
 		}
+		if info.Name == "" || strings.ContainsRune(info.Name, 0) {
+			return fmt.Errorf("mesosgot: task name %q: want a non-empty name without NUL bytes", info.Name)
+		}
+		res := info.Resources
+		if len(toMesosResources(res)) == 0 {
+			// Mesos refuses a task that uses no resources.
+			res = DefaultTaskResources()
+		}
 		for i := 0; i < info.Count; i++ {
 			name := fmt.Sprintf("%s-%d", info.Name, i)
 			if _, dup := j.tasks[name]; dup {
 				return fmt.Errorf("mesosgot: task name %q is asked for twice", name)
 			}
-			j.tasks[name] = &schedTask{name: name, info: info}
+			j.tasks[name] = &schedTask{name: name, info: info, res: res}
 			j.taskOrder = append(j.taskOrder, name)
 		}
 	}
@@ -249,7 +259,7 @@ func (j *schedJob) resourceOffers(offers []*mesos.Offer) {
 	}
 	pTasks := make([]placementTask, len(j.taskOrder))
 	for i, name := range j.taskOrder {
-		pTasks[i] = placementTask{Name: name, Resources: j.tasks[name].info.Resources}
+		pTasks[i] = placementTask{Name: name, Resources: j.tasks[name].res}
 	}
 	plan, ok := planPlacement(pOffers, pTasks, j.s.conf.ExecutorResources)
 	if !ok {
@@ -280,7 +290,7 @@ func (j *schedJob) resourceOffers(offers []*mesos.Offer) {
 				TaskId:    util.NewTaskID(t.name),
 				SlaveId:   util.NewSlaveID(ap.AgentID),
 				Executor:  execInfo,
-				Resources: toMesosResources(t.info.Resources),
+				Resources: toMesosResources(t.res),
 				Data:      encodeTaskData(t.info.Args, t.info.Env),
 			})
 		}
