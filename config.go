@@ -38,6 +38,9 @@ type GoTaskSchedConfig struct {
 	ExecutorResources map[string]float64
 	// FailoverTimeout is the framework's failover_timeout; 0 means Mesos' default.
 	FailoverTimeout time.Duration
+	// RegistrationTimeout bounds the wait for the framework's registration
+	// (an unreachable master); 0 waits forever. Default 2 minutes.
+	RegistrationTimeout time.Duration
 }
 
 // DefaultSchedulerConfig returns the defaults, with no flag read.
@@ -51,6 +54,8 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 		TaskRefuseSeconds: 1,
 		FrameworkName:     "mesosgot",
 		ExecutorResources: map[string]float64{"cpus": 0.1, "mem": 32},
+
+		RegistrationTimeout: 2 * time.Minute,
 	}
 }
 
@@ -70,6 +75,7 @@ func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	fs.StringVar(&c.MesosAuthPrincipal, "mesos_authentication_principal", c.MesosAuthPrincipal, "Mesos authentication principal.")
 	fs.StringVar(&c.MesosAuthSecretFile, "mesos_authentication_secret_file", c.MesosAuthSecretFile, "Mesos authentication secret file.")
 	fs.Float64Var(&c.TaskRefuseSeconds, "task_refuse_seconds", c.TaskRefuseSeconds, "Seconds to refuse offers declined because they could not hold the whole job")
+	fs.DurationVar(&c.RegistrationTimeout, "registration_timeout", c.RegistrationTimeout, "How long to wait for the framework to register with the master (0: forever)")
 	return c
 }
 

@@ -30,7 +30,9 @@ func (sched *GoTaskScheduler) Run() error {
 // as its Scheduler (for example from DriverConfig, or a test double), and
 // returns as Run does.
 func (sched *GoTaskScheduler) RunDriver(driver sched.SchedulerDriver) error {
+	stopWatch := sched.watchStart(driver)
 	status, err := driver.Run()
+	abortReason := stopWatch()
 	neverStarted := false
 	sched.startOnce.Do(func() {
 		// No callback ever came: nothing can start the job now.
@@ -39,6 +41,9 @@ func (sched *GoTaskScheduler) RunDriver(driver sched.SchedulerDriver) error {
 	})
 	if neverStarted {
 		sched.runCleanups()
+		if abortReason != "" {
+			return fmt.Errorf("mesosgot: the job did not start: %s", abortReason)
+		}
 		if err == nil {
 			err = fmt.Errorf("status %s", status)
 		}

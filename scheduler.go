@@ -41,6 +41,12 @@ type GoTaskScheduler struct {
 	cleanupMu sync.Mutex
 	cleanups  []func()
 
+	registeredOnce  sync.Once
+	registeredCh    chan struct{} // closed on the first Registered callback
+	startFailOnce   sync.Once
+	startFail       chan struct{} // closed when the job cannot start (see noteStartFailure)
+	startFailReason string
+
 	startOnce sync.Once
 	inbox     *inbox[func()]
 	done      chan struct{} // closed when the job's goroutine has ended
@@ -69,13 +75,16 @@ func NewGoTaskScheduler(userName string, conf *GoTaskSchedConfig, aps AppTaskSch
 		aps = NewDefAppTaskScheduler()
 	}
 	return &GoTaskScheduler{
-		user:    userName,
-		conf:    conf,
-		app:     aps,
-		inbox:   newInbox[func()](),
-		done:    make(chan struct{}),
-		linkCfg: defaultLinkConfig(),
-		timing:  defaultJobTiming(),
+		user:  userName,
+		conf:  conf,
+		app:   aps,
+		inbox: newInbox[func()](),
+		done:  make(chan struct{}),
+
+		registeredCh: make(chan struct{}),
+		startFail:    make(chan struct{}),
+		linkCfg:      defaultLinkConfig(),
+		timing:       defaultJobTiming(),
 	}
 }
 
@@ -158,6 +167,7 @@ func (schd *GoTaskScheduler) prepare() error {
 			ctx = auth.WithLoginProvider(ctx, provider)
 			return sasl.WithBindingAddress(ctx, bindIP)
 		}
+		schd.watchAuthentication(&schd.drvConf)
 	}
 	if err := schd.prepareMaster(); err != nil {
 		return err
@@ -168,6 +178,7 @@ func (schd *GoTaskScheduler) prepare() error {
 // Registered is the mesos-go callback for a successful registration.
 func (sched *GoTaskScheduler) Registered(driver sched.SchedulerDriver, frameworkId *mesos.FrameworkID, masterInfo *mesos.MasterInfo) {
 	log.Infof("mesosgot: framework registered with ID %s", frameworkId.GetValue())
+	sched.registeredOnce.Do(func() { close(sched.registeredCh) })
 	sched.call(driver, func(j *schedJob) { j.registered(frameworkId.GetValue()) })
 }
 
