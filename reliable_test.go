@@ -228,3 +228,62 @@ func TestLargeMessages(t *testing.T) {
 	st := f.cluster.Stats()
 	assert.Greater(t, st.ToExecutor.Sent, 16, "split across many framework messages")
 }
+
+func TestLinkSurvivesDisconnectAndReregistration(t *testing.T) {
+	checkNoLeak(t)
+	const msgs = 2000
+	var partitioned atomic.Bool
+	var dropped atomic.Int32
+	droppedSome := make(chan struct{})
+	f := newFakeJob(t, 1, func(e *GoTaskExecutor) { e.RegisterTaskFunc("seq", seqTask) })
+	f.hooks.FrameworkMessage = mesostest.DropIf(func(dir mesostest.Direction, executorID, agentID, data string) bool {
+		if !partitioned.Load() {
+			return false
+		}
+		if dropped.Add(1) == 3 { // first sends and at least one retransmission lost
+			close(droppedSome)
+		}
+		return true
+	})
+	f.sched.SpawnTask("seq", 1, nil)
+	f.start()
+	evs := &events{}
+	var problem atomic.Value
+	f.sched.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+		if !untilRunning(1, evs, schedevent) {
+			return
+		}
+		// The master goes away: every framework message is lost meanwhile.
+		partitioned.Store(true)
+		f.sched.Disconnected(f.driver)
+		go func() {
+			for i := 0; i < msgs; i++ {
+				schedout <- GoTaskMsg{TaskName: "seq-0", MessageData: fmt.Sprint(i)}
+			}
+		}()
+		ev := <-schedevent
+		evs.add(ev)
+		<-droppedSome
+		// A new master: the framework re-registers, the link resumes.
+		partitioned.Store(false)
+		f.sched.Reregistered(f.driver, nil)
+		for i := 0; i < msgs; i++ {
+			m := <-schedin
+			if m.MessageData != fmt.Sprint(i) {
+				problem.Store(fmt.Sprintf("echo %q, want %d", m.MessageData, i))
+				return
+			}
+		}
+		for ev := range schedevent {
+			evs.add(ev)
+			if ev.EventType == Reregistered {
+				return
+			}
+		}
+	})
+	require.NoError(t, f.run())
+	require.Nil(t, problem.Load())
+	assert.Equal(t, 1, evs.count(Disconnected))
+	assert.Equal(t, 1, evs.count(Reregistered))
+	assert.Positive(t, f.cluster.Stats().ToExecutor.Dropped, "messages were lost while disconnected")
+}
