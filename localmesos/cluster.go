@@ -553,7 +553,7 @@ func newUUID() []byte {
 // newMessenger creates and starts a mesos-go HTTP messenger for process id
 // on ip, with handlers installed by install before it starts.
 func newMessenger(id string, ip net.IP, install func(messenger.Messenger) error) (*messenger.MesosMessenger, error) {
-	m := messenger.NewHttpWithBindingAddress(upid.UPID{ID: id, Host: ip.String(), Port: "0"}, ip)
+	m := newSafeMessenger(upid.UPID{ID: id, Host: ip.String(), Port: "0"}, ip)
 	if err := install(m); err != nil {
 		return nil, fmt.Errorf("localmesos: %s: install handlers: %w", id, err)
 	}
