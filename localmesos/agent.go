@@ -22,7 +22,7 @@ import (
 type agent struct {
 	c    *Cluster
 	id   string
-	msgr *messenger.MesosMessenger
+	proc *libprocess
 	pid  upid.UPID
 	info *mesos.SlaveInfo
 
@@ -88,7 +88,7 @@ func newAgent(c *Cluster, n int) (*agent, error) {
 		frameworks: map[string]*agentFramework{},
 		streams:    map[string]*updateStream{},
 	}
-	msgr, err := newMessenger(fmt.Sprintf("slave(%d)", n), c.ip, func(ms messenger.Messenger) error {
+	proc, err := newLibprocess(fmt.Sprintf("slave(%d)", n), c.ip, func(ms messenger.Messenger) error {
 		for _, err := range []error{
 			handle(ms, a.runTask),
 			handle(ms, a.killTask),
@@ -100,7 +100,6 @@ func newAgent(c *Cluster, n int) (*agent, error) {
 			handle(ms, a.reregisterExecutor),
 			handle(ms, a.statusUpdate),
 			handle(ms, a.executorToFramework),
-			handle(ms, func(*upid.UPID, *mesos.InternalNetworkError) {}),
 		} {
 			if err != nil {
 				return err
@@ -111,8 +110,8 @@ func newAgent(c *Cluster, n int) (*agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.msgr = msgr
-	a.pid = msgr.UPID()
+	a.proc = proc
+	a.pid = proc.pid
 	port, _ := strconv.Atoi(a.pid.Port)
 	a.info = &mesos.SlaveInfo{
 		Hostname:  proto.String(c.cfg.IP),
@@ -127,7 +126,7 @@ func (a *agent) slaveID() *mesos.SlaveID { return &mesos.SlaveID{Value: proto.St
 
 func (a *agent) send(to *upid.UPID, msg proto.Message) {
 	if !a.lost {
-		sendTo(a.msgr, to, msg)
+		a.proc.send(to, msg)
 	}
 }
 
@@ -794,7 +793,7 @@ func (a *agent) lose() bool {
 	}
 	a.streams = map[string]*updateStream{}
 	a.mu.Unlock()
-	_ = a.msgr.Stop()
+	a.proc.stop()
 	return true
 }
 

@@ -335,10 +335,10 @@ func (c *Cluster) Close() error {
 		_ = c.frontLn.Close()
 	}
 	if c.master != nil {
-		_ = c.master.msgr.Stop()
+		c.master.proc.stop()
 	}
 	for _, a := range c.agents {
-		_ = a.msgr.Stop()
+		a.proc.stop()
 	}
 	c.wg.Wait()
 	if c.ownWorkDir {
@@ -550,19 +550,6 @@ func newUUID() []byte {
 	return b
 }
 
-// newMessenger creates and starts a mesos-go HTTP messenger for process id
-// on ip, with handlers installed by install before it starts.
-func newMessenger(id string, ip net.IP, install func(messenger.Messenger) error) (*messenger.MesosMessenger, error) {
-	m := messenger.NewHttpWithBindingAddress(upid.UPID{ID: id, Host: ip.String(), Port: "0"}, ip)
-	if err := install(m); err != nil {
-		return nil, fmt.Errorf("localmesos: %s: install handlers: %w", id, err)
-	}
-	if err := m.Start(); err != nil {
-		return nil, fmt.Errorf("localmesos: %s: start messenger: %w", id, err)
-	}
-	return m, nil
-}
-
 // handle installs a typed handler for message type PT on m.
 func handle[T any, PT interface {
 	*T
@@ -573,17 +560,6 @@ func handle[T any, PT interface {
 			h(from, msg)
 		}
 	}, PT(new(T)))
-}
-
-// sendTo sends msg from m to pid, logging failures (libprocess is
-// fire-and-forget).
-func sendTo(m messenger.Messenger, to *upid.UPID, msg proto.Message) {
-	if to == nil {
-		return
-	}
-	if err := m.Send(context.Background(), to, msg); err != nil {
-		log.Warningf("localmesos: send %T to %s: %v", msg, to, err)
-	}
 }
 
 func isTerminal(s mesos.TaskState) bool {

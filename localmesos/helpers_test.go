@@ -18,7 +18,10 @@ import (
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	util "github.com/mesos/mesos-go/api/v0/mesosutil"
+	"github.com/mesos/mesos-go/api/v0/mesosutil/process"
+	"github.com/mesos/mesos-go/api/v0/messenger"
 	sched "github.com/mesos/mesos-go/api/v0/scheduler"
+	"github.com/mesos/mesos-go/api/v0/upid"
 	"github.com/stretchr/testify/require"
 )
 
@@ -135,6 +138,10 @@ func startDriver(t *testing.T, c *Cluster, s *testSched, cred *mesos.Credential)
 		Framework:      &mesos.FrameworkInfo{User: proto.String(""), Name: proto.String(t.Name())},
 		Master:         c.MasterAddr(),
 		BindingAddress: net.ParseIP("127.0.0.1"),
+		NewMessenger: func() (messenger.Messenger, error) {
+			ip := net.ParseIP("127.0.0.1").To4()
+			return newSafeMessenger(upid.UPID{ID: process.New("scheduler").Label(), Host: ip.String()}, ip), nil
+		},
 	}
 	if cred != nil {
 		cfg.Credential = cred

@@ -20,7 +20,7 @@ import (
 // registry, allocator, launch validation and status update routing.
 type master struct {
 	c    *Cluster
-	msgr *messenger.MesosMessenger
+	proc *libprocess
 	pid  upid.UPID
 	info *mesos.MasterInfo
 
@@ -91,7 +91,7 @@ func newMaster(c *Cluster) (*master, error) {
 		authn:      map[string]string{},
 		sessions:   map[string]*authSession{},
 	}
-	msgr, err := newMessenger("master", c.ip, func(ms messenger.Messenger) error {
+	proc, err := newLibprocess("master", c.ip, func(ms messenger.Messenger) error {
 		for _, err := range []error{
 			handle(ms, m.registerFramework),
 			handle(ms, m.reregisterFramework),
@@ -110,7 +110,6 @@ func newMaster(c *Cluster) (*master, error) {
 			handle(ms, m.authenticate),
 			handle(ms, m.authenticationStart),
 			handle(ms, m.authenticationStep),
-			handle(ms, m.networkError),
 		} {
 			if err != nil {
 				return err
@@ -121,8 +120,8 @@ func newMaster(c *Cluster) (*master, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.msgr = msgr
-	m.pid = msgr.UPID()
+	m.proc = proc
+	m.pid = proc.pid
 	port, _ := strconv.Atoi(m.pid.Port)
 	m.info = &mesos.MasterInfo{
 		Id:       proto.String(c.runID),
@@ -137,7 +136,7 @@ func newMaster(c *Cluster) (*master, error) {
 
 func (m *master) send(to *upid.UPID, msg proto.Message) {
 	if !m.c.isClosing() {
-		sendTo(m.msgr, to, msg)
+		m.proc.send(to, msg)
 	}
 }
 
@@ -423,19 +422,6 @@ func (m *master) removeFramework(fw *framework, why string) {
 	m.c.stats.frameworksRemoved.Add(1)
 	m.c.logf("framework %s removed (%s)", fw.id, why)
 	m.allocate()
-}
-
-func (m *master) networkError(from *upid.UPID, msg *mesos.InternalNetworkError) {
-	if !from.Equal(&m.pid) {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, fw := range m.frameworks {
-		if fw.connected && fw.pid.String() == msg.GetPid() {
-			m.disconnect(fw, "cannot send to scheduler")
-		}
-	}
 }
 
 // ---------------------------------------------------------------------------
