@@ -4,9 +4,13 @@
 package examples_test
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +35,13 @@ func build(t *testing.T, dir string, pkgs ...string) []string {
 // runJob runs a scheduler binary on -master=local and returns its output.
 func runJob(t *testing.T, sched, executor string, args ...string) (string, error) {
 	t.Helper()
-	args = append([]string{"-master=local", "-executor=" + executor}, args...)
+	return runJobOn(t, "local", sched, executor, args...)
+}
+
+// runJobOn runs a scheduler binary against master and returns its output.
+func runJobOn(t *testing.T, master, sched, executor string, args ...string) (string, error) {
+	t.Helper()
+	args = append([]string{"-master=" + master, "-executor=" + executor}, args...)
 	cmd := exec.Command(sched, args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir()) // glog files land here
@@ -59,6 +69,45 @@ func TestElevatorExampleOnLocalCluster(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "200/200 requests served")
 	assert.Contains(t, out, "0 anomalies")
+}
+
+// TestPingPongOverLossyMesosLocal runs the pingpong binaries against the
+// standalone cmd/mesos-local with 20% of framework messages dropped and 5%
+// duplicated, as a user would from the shell; every message still arrives
+// once and in order.
+func TestPingPongOverLossyMesosLocal(t *testing.T) {
+	dir := t.TempDir()
+	bins := build(t, dir, "./pingpong/scheduler", "./pingpong/executor", "../cmd/mesos-local")
+	ml := exec.Command(bins[2], "-port", "0", "-num_slaves", "2", "-drop", "0.2", "-dup", "0.05")
+	ml.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	stdout, err := ml.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, ml.Start())
+	lines := bufio.NewScanner(stdout)
+	master := ""
+	re := regexp.MustCompile(`mesos-local: master (\S+) `)
+	for master == "" && lines.Scan() {
+		if m := re.FindStringSubmatch(lines.Text()); m != nil {
+			master = m[1]
+		}
+	}
+	require.NotEmpty(t, master, "mesos-local printed its address")
+	var rest strings.Builder
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		for lines.Scan() {
+			rest.WriteString(lines.Text() + "\n")
+		}
+	}()
+	out, err := runJobOn(t, master, bins[0], bins[1], "-workers", "4", "-messages", "5000")
+	require.NoError(t, ml.Process.Signal(syscall.SIGTERM))
+	<-copied
+	require.NoError(t, ml.Wait())
+	t.Logf("%s\nmesos-local: ...%s", tail(out, 2), tail(rest.String(), 2))
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "20000 pongs received in order, 0 errors")
+	assert.Regexp(t, `[1-9]\d* dropped, [1-9]\d* duplicated`, rest.String(), "faults were injected")
 }
 
 // tail returns the last n lines of s.
