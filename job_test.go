@@ -484,3 +484,23 @@ func TestBadTaskRequestIsAnError(t *testing.T) {
 }
 
 func strPtr(s string) *string { return &s }
+
+func TestAppSchedulerPanicFailsJob(t *testing.T) {
+	checkNoLeak(t)
+	var closed atomic.Int32
+	f := newFakeJob(t, 1, func(e *GoTaskExecutor) {
+		e.RegisterTaskFunc("wait", func(in <-chan GoTaskMsg, out chan<- GoTaskMsg, args []string, env map[string]string) error {
+			defer closed.Add(1)
+			return waitTask(in, out, args, env)
+		})
+	})
+	f.sched.SpawnTask("wait", 2, nil)
+	f.sched.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+		untilRunning(2, &events{}, schedevent)
+		panic("scheduler bug")
+	})
+	err := f.run()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "app scheduler panicked: scheduler bug")
+	assert.Equal(t, int32(2), closed.Load(), "the tasks were told to exit")
+}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+	sched "github.com/mesos/mesos-go/api/v0/scheduler"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -155,4 +157,23 @@ func randomDelay(maxDelay time.Duration) func() time.Duration {
 		x ^= x << 17
 		return time.Duration(x % uint64(maxDelay))
 	}
+}
+
+// TestSeedStyleDriverWiring runs a job the way the seed's users wire it:
+// DriverConfig into mesos-go's own NewMesosSchedulerDriver, then driver.Run.
+func TestSeedStyleDriverWiring(t *testing.T) {
+	s := NewGoTaskScheduler("", localConf(t, "local:1"), nil)
+	s.SpawnTask("seq", 2, nil)
+	var problem atomic.Value
+	s.RegisterSchedFunc(exchange(2, 500, &problem, &events{}))
+	cfg := s.DriverConfig()
+	require.NoError(t, s.Err())
+	driver, err := sched.NewMesosSchedulerDriver(cfg)
+	require.NoError(t, err)
+	status, err := driver.Run()
+	require.NoError(t, err)
+	assert.Equal(t, mesos.Status_DRIVER_STOPPED, status)
+	<-s.Done()
+	require.NoError(t, s.Result())
+	require.Nil(t, problem.Load())
 }
