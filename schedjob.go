@@ -150,16 +150,7 @@ func (j *schedJob) loop() {
 	ticker := time.NewTicker(j.s.timing.Tick)
 	defer ticker.Stop()
 	for j.phase != phaseDone {
-		var inCh chan GoTaskMsg
-		var inHead GoTaskMsg
-		if len(j.inQ) > 0 {
-			inCh, inHead = j.schedin, j.inQ[0].msg
-		}
-		var evCh chan SchedEvent
-		var evHead SchedEvent
-		if len(j.evQ) > 0 && j.evQ[0].barrier <= j.delivered {
-			evCh, evHead = j.schedevent, j.evQ[0].ev
-		}
+		inCh, inHead, evCh, evHead := j.appHeads()
 		var outCh chan GoTaskMsg
 		if j.parked == nil && j.phase < phaseStopping {
 			outCh = j.schedout
@@ -176,14 +167,10 @@ func (j *schedJob) loop() {
 		case m := <-outCh:
 			j.route(m)
 		case inCh <- inHead:
-			it := j.inQ[0]
-			j.inQ[0] = inItem{}
-			j.inQ = j.inQ[1:]
-			j.delivered++
+			it := j.popIn()
 			it.conn.link.Consumed(it.msg.TaskName, 1)
 		case evCh <- evHead:
-			j.evQ[0] = evItem{}
-			j.evQ = j.evQ[1:]
+			j.popEv()
 		case <-appDone:
 			j.appEnded = true
 			j.appReturned()
@@ -199,6 +186,34 @@ func (j *schedJob) loop() {
 		j.advance()
 	}
 	j.finish()
+}
+
+// appHeads returns the next message for schedin and the next event due
+// for schedevent (an event is due once the messages queued before it were
+// delivered), each with its channel, or a nil channel when there is none.
+func (j *schedJob) appHeads() (inCh chan GoTaskMsg, in GoTaskMsg, evCh chan SchedEvent, ev SchedEvent) {
+	if len(j.inQ) > 0 {
+		inCh, in = j.schedin, j.inQ[0].msg
+	}
+	if len(j.evQ) > 0 && j.evQ[0].barrier <= j.delivered {
+		evCh, ev = j.schedevent, j.evQ[0].ev
+	}
+	return inCh, in, evCh, ev
+}
+
+// popIn removes the message appHeads returned, now handed to the app.
+func (j *schedJob) popIn() inItem {
+	it := j.inQ[0]
+	j.inQ[0] = inItem{}
+	j.inQ = j.inQ[1:]
+	j.delivered++
+	return it
+}
+
+// popEv removes the event appHeads returned, now handed to the app.
+func (j *schedJob) popEv() {
+	j.evQ[0] = evItem{}
+	j.evQ = j.evQ[1:]
 }
 
 // setupTasks expands the app's task requests into named tasks.
@@ -680,22 +695,12 @@ func (j *schedJob) finish() {
 	flushEnd := time.NewTimer(j.s.timing.FlushGrace)
 	defer flushEnd.Stop()
 	for !j.appEnded && (len(j.inQ) > 0 || len(j.evQ) > 0) {
-		var inCh chan GoTaskMsg
-		var inHead GoTaskMsg
-		if len(j.inQ) > 0 {
-			inCh, inHead = j.schedin, j.inQ[0].msg
-		}
-		var evCh chan SchedEvent
-		var evHead SchedEvent
-		if len(j.evQ) > 0 && j.evQ[0].barrier <= j.delivered {
-			evCh, evHead = j.schedevent, j.evQ[0].ev
-		}
+		inCh, inHead, evCh, evHead := j.appHeads()
 		select {
 		case inCh <- inHead:
-			j.inQ = j.inQ[1:]
-			j.delivered++
+			j.popIn()
 		case evCh <- evHead:
-			j.evQ = j.evQ[1:]
+			j.popEv()
 		case <-j.schedout:
 		case <-j.appDone:
 			j.appEnded = true
