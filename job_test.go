@@ -375,7 +375,7 @@ func TestMalformedFrameworkMessagesAreReportedNotFatal(t *testing.T) {
 		}
 		for ev := range schedevent {
 			evs.add(ev)
-			if evs.count(Error) >= 3 {
+			if evs.count(Error) >= 4 {
 				return
 			}
 		}
@@ -389,6 +389,7 @@ func TestMalformedFrameworkMessagesAreReportedNotFatal(t *testing.T) {
 	assert.Contains(t, all, "malformed")
 	assert.Contains(t, all, "unknown executor stranger")
 	assert.Contains(t, all, `unknown task "ghost-3"`)
+	assert.Contains(t, all, "executor mesosgot-executor-agent-0 on agent agent-0: framework message from the scheduler (8 bytes): mesosgot: malformed message", "the executor's own report")
 }
 
 func TestFragmentedOffersNeverLaunch(t *testing.T) {
