@@ -88,7 +88,7 @@ func newAgent(c *Cluster, n int) (*agent, error) {
 		frameworks: map[string]*agentFramework{},
 		streams:    map[string]*updateStream{},
 	}
-	proc, err := newLibprocess(fmt.Sprintf("slave(%d)", n), c.ip, func(ms messenger.Messenger) error {
+	proc, err := newLibprocess(fmt.Sprintf("slave(%d)", n), c.ip, 0, nil, func(ms messenger.Messenger) error {
 		for _, err := range []error{
 			handle(ms, a.runTask),
 			handle(ms, a.killTask),

@@ -8,11 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -158,8 +155,7 @@ type Cluster struct {
 	master *master
 	agents []*agent
 
-	frontLn  net.Listener
-	frontSrv *http.Server
+	started chan struct{} // closed when Start has finished
 
 	stats counters
 
@@ -218,6 +214,7 @@ func Start(cfg Config) (*Cluster, error) {
 		resources: res,
 		ip:        ip,
 		closing:   make(chan struct{}),
+		started:   make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.WorkDir == "" {
@@ -237,10 +234,6 @@ func Start(cfg Config) (*Cluster, error) {
 		_ = c.Close()
 		return nil, err
 	}
-	c.frontLn, err = net.Listen("tcp4", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
-	if err != nil {
-		return fail(fmt.Errorf("localmesos: master listen: %w", err))
-	}
 	c.master, err = newMaster(c)
 	if err != nil {
 		return fail(err)
@@ -254,30 +247,18 @@ func Start(cfg Config) (*Cluster, error) {
 		c.master.addAgent(a.id, a.pid, a.info)
 	}
 
-	target, _ := url.Parse("http://" + net.JoinHostPort(c.master.pid.Host, c.master.pid.Port))
-	mux := http.NewServeMux()
-	for _, p := range []string{"/state", "/state.json", "/master/state", "/master/state.json"} {
-		mux.HandleFunc(p, c.serveState)
-	}
-	mux.Handle("/", httputil.NewSingleHostReverseProxy(target))
-	c.frontSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	c.goTracked(func() {
-		if err := c.frontSrv.Serve(c.frontLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Errorf("localmesos: master endpoint: %v", err)
-		}
-	})
 	c.goTracked(c.master.loop)
-	c.logf("master %s listening on %s (libprocess %s), %d agent(s), work dir %s",
-		c.runID, c.MasterAddr(), c.master.pid, len(c.agents), c.workDir)
+	close(c.started)
+	c.logf("master %s listening on %s, %d agent(s), work dir %s", c.master.pid, c.MasterAddr(), len(c.agents), c.workDir)
 	return c, nil
 }
 
-// MasterAddr returns the "host:port" to give schedulers as their master
-// (mesos-go's DriverConfig.Master). Its /state endpoint names the leading
-// master's libprocess pid, which is what mesos-go's standalone detector
-// reads; libprocess messages posted to it are passed on to the master.
+// MasterAddr returns the master's "host:port", to give schedulers as their
+// master (mesos-go's DriverConfig.Master). Besides libprocess messages it
+// serves GET /state, whose "leader" field mesos-go's standalone master
+// detector reads.
 func (c *Cluster) MasterAddr() string {
-	return c.frontLn.Addr().String()
+	return net.JoinHostPort(c.master.pid.Host, c.master.pid.Port)
 }
 
 // MasterPID returns the master's libprocess pid ("master@ip:port").
@@ -327,13 +308,6 @@ func (c *Cluster) Close() error {
 	}
 
 	var errs []error
-	if c.frontSrv != nil {
-		if err := c.frontSrv.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	} else if c.frontLn != nil {
-		_ = c.frontLn.Close()
-	}
 	if c.master != nil {
 		c.master.proc.stop()
 	}
@@ -440,7 +414,15 @@ func (c *Cluster) Executors() []ExecutorState {
 
 // serveState answers GET /state with a subset of Mesos' master state JSON;
 // "leader" is what mesos-go's standalone master detector reads.
-func (c *Cluster) serveState(w http.ResponseWriter, _ *http.Request) {
+func (c *Cluster) serveState(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-c.started:
+	case <-c.closing:
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	case <-r.Context().Done():
+		return
+	}
 	type fw struct {
 		ID     string      `json:"id"`
 		Name   string      `json:"name"`

@@ -25,10 +25,20 @@
 // no ExecutorInfo are run by the agent itself as a command executor. Status
 // updates are retried by the agent until the scheduler acknowledges them.
 //
-// Every process is served by mesos-go's own HTTP messenger. MasterAddr is a
-// small HTTP front end: GET /state reports the master's libprocess pid as
-// "leader" (which is how mesos-go's standalone detector finds the master),
-// and every other request is passed on to the master process.
+// Every process is a mesos-go messenger (handler registry, decoding and
+// dispatch) over a small libprocess HTTP transport of this package, which
+// stands in for mesos-go's HTTPTransporter because that one panics or
+// stalls when a peer races with Stop. The master's address, MasterAddr,
+// also serves GET /state, whose "leader" field is how mesos-go's standalone
+// detector finds the master.
+//
+// Not implemented: the v1 HTTP API (so the driver's AcceptOffers, which
+// sends a v1 Call, is not served; LaunchTasks and DeclineOffer are),
+// reservations and persistent volumes, roles and quota (every framework is
+// offered every resource), agent registration over the wire and agent
+// restarts (agents are in-process; LoseAgent simulates a lost one),
+// checkpointing and executor re-registration after an agent restart,
+// health checks, containerizers and resource isolation.
 //
 // Only Unix is supported (process groups and signals).
 package localmesos

@@ -140,7 +140,7 @@ func startDriver(t *testing.T, c *Cluster, s *testSched, cred *mesos.Credential)
 		BindingAddress: net.ParseIP("127.0.0.1"),
 		NewMessenger: func() (messenger.Messenger, error) {
 			ip := net.ParseIP("127.0.0.1").To4()
-			return newSafeMessenger(upid.UPID{ID: process.New("scheduler").Label(), Host: ip.String()}, ip), nil
+			return messenger.New(newHTTPTransport(upid.UPID{ID: process.New("scheduler").Label(), Host: ip.String(), Port: "0"}, ip)), nil
 		},
 	}
 	if cred != nil {

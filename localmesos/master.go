@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/http"
 	"sort"
 	"strconv"
 	"sync"
@@ -91,7 +92,11 @@ func newMaster(c *Cluster) (*master, error) {
 		authn:      map[string]string{},
 		sessions:   map[string]*authSession{},
 	}
-	proc, err := newLibprocess("master", c.ip, func(ms messenger.Messenger) error {
+	routes := map[string]http.HandlerFunc{}
+	for _, p := range []string{"/state", "/state.json", "/master/state", "/master/state.json"} {
+		routes[p] = c.serveState
+	}
+	proc, err := newLibprocess("master", c.ip, c.cfg.Port, routes, func(ms messenger.Messenger) error {
 		for _, err := range []error{
 			handle(ms, m.registerFramework),
 			handle(ms, m.reregisterFramework),

@@ -85,15 +85,23 @@ func fetchURI(ctx context.Context, u *mesos.CommandInfo_URI, dir string) error {
 		return err
 	}
 	defer rc.Close()
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	// Download next to the target, then copy into place while no process
+	// can be forked: a child forked while the target is open for writing
+	// would keep it open until it execs, and exec'ing the target in that
+	// window fails with "text file busy".
+	tmp, err := os.CreateTemp(dir, ".fetch-*")
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, rc); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if _, err := io.Copy(tmp, rc); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := writeFile(dst, tmp, 0o644); err != nil {
 		return err
 	}
 	if u.GetExecutable() {
@@ -194,10 +202,14 @@ func within(dir, name string) (string, error) {
 	return target, nil
 }
 
+// writeFile writes r to target holding syscall.ForkLock, so that no child
+// process inherits the open file (see fetchURI).
 func writeFile(target string, r io.Reader, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return err
 	}
+	syscall.ForkLock.Lock()
+	defer syscall.ForkLock.Unlock()
 	f, err := os.OpenFile(target, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode.Perm()|0o600)
 	if err != nil {
 		return err

@@ -3,11 +3,14 @@ package localmesos
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"reflect"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,21 +21,14 @@ import (
 )
 
 // libprocess is one libprocess process of the cluster (the master or an
-// agent). mesos-go's messenger and HTTP transporter receive messages and
-// dispatch them to the installed handlers. Messages go out as libprocess
-// POSTs from one queue per destination, with a cancellable request: the
-// messenger's own Send uses one queue for all peers, and its transporter
-// cancels requests with http.Transport.CancelRequest, which no longer works,
-// so a single peer that stopped answering (a stopped mesos-go driver keeps
-// its kept-alive connections open and never replies) would hold up every
-// message, and Close, for the 10 s HTTP timeout.
+// agent): a mesos-go messenger (handler registry, decoding, dispatch) over
+// an httpTransport, with one send queue per destination so that a peer that
+// stopped answering only delays its own messages.
 type libprocess struct {
-	msgr   *messenger.MesosMessenger
-	pid    upid.UPID
-	client *http.Client
+	msgr *messenger.MesosMessenger
+	tr   *httpTransport
+	pid  upid.UPID
 
-	ctx    context.Context
-	cancel context.CancelFunc
 	mu     sync.Mutex
 	queues map[string]*sendQueue
 	closed bool
@@ -44,21 +40,15 @@ type sendQueue struct {
 	msgs []*messenger.Message
 }
 
-// newLibprocess starts process id on ip (any free port) with the handlers
-// that install puts on its messenger.
-func newLibprocess(id string, ip net.IP, install func(messenger.Messenger) error) (*libprocess, error) {
-	tr := messenger.NewHTTPTransporter(upid.UPID{ID: id, Host: ip.String(), Port: "0"}, ip)
-	p := &libprocess{
-		msgr: messenger.New(stopSafeTransport{tr}),
-		client: &http.Client{Transport: &http.Transport{
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost:   4,
-			IdleConnTimeout:       30 * time.Second,
-			ResponseHeaderTimeout: 5 * time.Second,
-		}},
-		queues: map[string]*sendQueue{},
+// newLibprocess starts process id on ip:port (0 = any free port) with the
+// handlers that install puts on its messenger; routes adds plain HTTP
+// endpoints (such as the master's /state).
+func newLibprocess(id string, ip net.IP, port int, routes map[string]http.HandlerFunc, install func(messenger.Messenger) error) (*libprocess, error) {
+	tr := newHTTPTransport(upid.UPID{ID: id, Host: ip.String(), Port: strconv.Itoa(port)}, ip)
+	for path, h := range routes {
+		tr.mux.HandleFunc(path, h)
 	}
-	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p := &libprocess{msgr: messenger.New(tr), tr: tr, queues: map[string]*sendQueue{}}
 	if err := install(p.msgr); err != nil {
 		return nil, fmt.Errorf("localmesos: %s: install handlers: %w", id, err)
 	}
@@ -109,37 +99,10 @@ func (p *libprocess) drain(q *sendQueue) {
 		m := q.msgs[0]
 		q.msgs = q.msgs[1:]
 		p.mu.Unlock()
-		if err := p.post(m); err != nil {
+		if err := p.tr.Send(context.Background(), m); err != nil {
 			log.V(1).Infof("localmesos: %s: send %s to %s: %v", p.pid, m.Name, m.UPID, err)
 		}
 	}
-}
-
-// post delivers one message the libprocess way: a POST to
-// /<process id>/<message name> with the sender in Libprocess-From, answered
-// 202 Accepted.
-func (p *libprocess) post(m *messenger.Message) error {
-	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
-	defer cancel()
-	url := "http://" + net.JoinHostPort(m.UPID.Host, m.UPID.Port) + "/" + m.UPID.ID + "/" + m.Name
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(m.Bytes))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Libprocess-From", p.pid.String())
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	// mesos-go's receiver keeps the connection open only when asked to.
-	req.Header.Set("Connection", "Keep-Alive")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s answered %s", m.UPID, resp.Status)
-	}
-	return nil
 }
 
 // stop drops unsent messages, stops the messenger and waits for the senders.
@@ -147,36 +110,182 @@ func (p *libprocess) stop() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
-	p.cancel()
 	_ = p.msgr.Stop()
 	p.wg.Wait()
-	p.client.CloseIdleConnections()
 }
 
-// stopSafeTransport is mesos-go's HTTP transporter with one fix: mesos-go's
-// messenger panics ("unexpected transport error: HTTP transport is
-// terminated") when its receive loop polls the transporter in the window
-// between the transporter stopping and the messenger closing its own stop
-// channel, which happens when a message handler is running at Stop. In that
-// window Recv returns an inert message (no handler is bound to its name) so
-// the loop goes round once more and sees the messenger stopped.
-type stopSafeTransport struct {
-	*messenger.HTTPTransporter
+// httpTransport implements mesos-go's messenger.Transporter: libprocess
+// messages are HTTP POSTs to /<process id>/<message name> with the sender's
+// pid in Libprocess-From (or, from old peers, User-Agent: libprocess/<pid>),
+// answered 202 Accepted.
+//
+// It stands in for mesos-go's HTTPTransporter, which takes the process down
+// or stalls it when a peer races with Stop: its messenger's receive loop
+// panics on the transporter's "terminated" error, its connection hijack
+// panics when a request arrives during Stop, and its request cancellation
+// (http.Transport.CancelRequest) no longer works, so a send to a stopped
+// peer's kept-alive connection blocks for the 10 s timeout.
+type httpTransport struct {
+	ip     net.IP
+	mux    *http.ServeMux
+	client *http.Client
+	in     chan *messenger.Message
+	quit   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu        sync.RWMutex
+	pid       upid.UPID
+	installed map[string]bool
+	ln        net.Listener
+	srv       *http.Server
+	stopped   bool
 }
 
-// Recv implements messenger.Transporter.
-func (t stopSafeTransport) Recv() (*messenger.Message, error) {
-	msg, err := t.HTTPTransporter.Recv()
-	if err != nil && err.Error() == "HTTP transport is terminated" {
+func newHTTPTransport(pid upid.UPID, ip net.IP) *httpTransport {
+	t := &httpTransport{
+		ip:  ip,
+		mux: http.NewServeMux(),
+		client: &http.Client{Transport: &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost:   4,
+			IdleConnTimeout:       30 * time.Second,
+			ResponseHeaderTimeout: 5 * time.Second,
+		}},
+		in:        make(chan *messenger.Message, 1024),
+		quit:      make(chan struct{}),
+		pid:       pid,
+		installed: map[string]bool{},
+	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.mux.HandleFunc("/", t.serveMessage)
+	return t
+}
+
+// Install implements messenger.Transporter.
+func (t *httpTransport) Install(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.installed[name] = true
+}
+
+// UPID implements messenger.Transporter.
+func (t *httpTransport) UPID() upid.UPID {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.pid
+}
+
+// Start implements messenger.Transporter.
+func (t *httpTransport) Start() (upid.UPID, <-chan error) {
+	errc := make(chan error, 1)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ln, err := net.Listen("tcp4", net.JoinHostPort(t.ip.String(), t.pid.Port))
+	if err != nil {
+		errc <- err
+		return upid.UPID{}, errc
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	t.pid.Port = port
+	t.ln = ln
+	t.srv = &http.Server{Handler: t.mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := t.srv
+	go func() {
+		err := srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	}()
+	return t.pid, errc
+}
+
+// Stop implements messenger.Transporter.
+func (t *httpTransport) Stop(bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return nil
+	}
+	t.stopped = true
+	close(t.quit)
+	t.cancel()
+	t.client.CloseIdleConnections()
+	if t.srv != nil {
+		return t.srv.Close()
+	}
+	return nil
+}
+
+// Recv implements messenger.Transporter. Once stopped it returns inert
+// messages (bound to no handler) until the messenger's receive loop notices
+// the stop: any error would make that loop panic.
+func (t *httpTransport) Recv() (*messenger.Message, error) {
+	select {
+	case m := <-t.in:
+		return m, nil
+	case <-t.quit:
 		time.Sleep(time.Millisecond)
 		self := t.UPID()
-		return &messenger.Message{UPID: &self, Name: "localmesos.transport-stopped"}, nil
+		return &messenger.Message{UPID: &self, Name: "localmesos.stopped"}, nil
 	}
-	return msg, err
 }
 
-// newSafeMessenger returns a mesos-go HTTP messenger for pid bound to ip,
-// using stopSafeTransport.
-func newSafeMessenger(pid upid.UPID, ip net.IP) *messenger.MesosMessenger {
-	return messenger.New(stopSafeTransport{messenger.NewHTTPTransporter(pid, ip)})
+// Send implements messenger.Transporter: one libprocess POST.
+func (t *httpTransport) Send(ctx context.Context, m *messenger.Message) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	stop := context.AfterFunc(t.ctx, cancel)
+	defer stop()
+	url := "http://" + net.JoinHostPort(m.UPID.Host, m.UPID.Port) + m.RequestURI()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(m.Bytes))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Libprocess-From", t.UPID().String())
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("Connection", "Keep-Alive") // mesos-go peers close the connection otherwise
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s to %s", m.UPID, resp.Status, m.Name)
+	}
+	return nil
+}
+
+// serveMessage receives one libprocess message.
+func (t *httpTransport) serveMessage(w http.ResponseWriter, r *http.Request) {
+	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)
+	t.mu.RLock()
+	ok := len(parts) == 2 && parts[0] == t.pid.ID && t.installed[parts[1]]
+	t.mu.RUnlock()
+	if !ok || r.Method != http.MethodPost {
+		http.NotFound(w, r)
+		return
+	}
+	from := r.Header.Get("Libprocess-From")
+	if ua := r.Header.Get("User-Agent"); strings.HasPrefix(ua, "libprocess/") {
+		from = strings.TrimPrefix(ua, "libprocess/")
+	}
+	pid, err := upid.Parse(from)
+	if err != nil {
+		http.Error(w, "not a libprocess message", http.StatusBadRequest)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	select {
+	case t.in <- &messenger.Message{UPID: pid, Name: parts[1], Bytes: body}:
+		w.WriteHeader(http.StatusAccepted)
+	case <-t.quit:
+		http.Error(w, "stopped", http.StatusServiceUnavailable)
+	}
 }

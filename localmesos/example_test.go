@@ -1,0 +1,36 @@
+package localmesos_test
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/gogo/protobuf/proto"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+	sched "github.com/mesos/mesos-go/api/v0/scheduler"
+
+	"github.com/mesosgot/mesosgot/localmesos"
+)
+
+// A test starts a cluster, points an unmodified mesos-go scheduler driver at
+// it and closes it at the end, like an httptest.Server.
+func ExampleStart() {
+	c, err := localmesos.Start(localmesos.Config{Agents: 2})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+
+	var scheduler sched.Scheduler // your framework's callbacks
+	driver, err := sched.NewMesosSchedulerDriver(sched.DriverConfig{
+		Scheduler:      scheduler,
+		Framework:      &mesos.FrameworkInfo{User: proto.String(""), Name: proto.String("example")},
+		Master:         c.MasterAddr(),
+		BindingAddress: net.ParseIP("127.0.0.1"),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = driver // driver.Run() ... then inspect c.Tasks(), c.Stats()
+}
