@@ -57,20 +57,14 @@ func payload(size int, seq uint64) string {
 	return string(b)
 }
 
-// tput is one throughput measurement.
-type tput struct {
-	rate float64 // echoes per second in the measured interval
-	loss float64 // fraction of the messages sent in the whole rep never echoed
-}
-
 // throughput sends size-byte messages round-robin to the n tasks for
-// warm+dur, and returns the echo rate over the last dur and the loss over
-// the whole rep. stall is how long a full window may wait for an echo
-// before its tokens are written off (lossy paths).
-func (h *harness) throughput(size int, warm, dur, stall time.Duration) tput {
+// warm+dur and returns the echo rate over the last dur. stall is how long a
+// full window may wait for an echo before its tokens are written off
+// (lossy paths). Echoes still outstanding at the end count for the next
+// call (see settle and lossSince).
+func (h *harness) throughput(size int, warm, dur, stall time.Duration) float64 {
 	data := payload(size, 0)
 	var stop atomic.Bool
-	sent0, recvd0 := h.sent.Load(), h.recvd.Load()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -100,14 +94,22 @@ func (h *harness) throughput(size int, warm, dur, stall time.Duration) tput {
 	c1, t1 := h.recvd.Load(), time.Now()
 	stop.Store(true)
 	wg.Wait()
-	h.settle(stall)
+	return float64(c1-c0) / t1.Sub(t0).Seconds()
+}
+
+// counts returns the messages sent and echoes received so far.
+func (h *harness) counts() (sent, recvd int64) { return h.sent.Load(), h.recvd.Load() }
+
+// lossSince settles (see settle) and returns the fraction of the messages
+// sent since the counts (sent0, recvd0) that never came back.
+func (h *harness) lossSince(sent0, recvd0 int64, quiet time.Duration) float64 {
+	h.settle(quiet)
 	sent, recvd := h.sent.Load()-sent0, h.recvd.Load()-recvd0
 	h.resetWindow()
-	loss := 0.0
-	if sent > 0 && recvd < sent {
-		loss = float64(sent-recvd) / float64(sent)
+	if sent <= 0 || recvd >= sent {
+		return 0
 	}
-	return tput{rate: float64(c1-c0) / t1.Sub(t0).Seconds(), loss: loss}
+	return float64(sent-recvd) / float64(sent)
 }
 
 // settle waits until every message sent has come back, or until nothing

@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -82,6 +83,8 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (scheduler, fake cluster, localmesos) to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of this process to this file at the end")
 	only := flag.String("only", "", "comma-separated sections to run: echo,start,placement,memory (default all)")
+	paths := flag.String("paths", "", "comma-separated echo paths to run: plain,fake,raw,local (default all; for profiling)")
+	ns := flag.String("n", "", "comma-separated task counts of the echo rows (default 1,8,64; -quick 1,64)")
 	flag.Parse()
 
 	tmp, err := os.MkdirTemp("", "mesosgot-bench-")
@@ -108,7 +111,15 @@ func main() {
 
 	root, err := moduleRoot()
 	check(err)
-	b := &bench{cfg: cfg, root: root, tmp: tmp, log: os.Stderr, only: *only}
+	if *ns != "" {
+		cfg.ns = nil
+		for _, x := range strings.Split(*ns, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(x))
+			check(err)
+			cfg.ns = append(cfg.ns, n)
+		}
+	}
+	b := &bench{cfg: cfg, root: root, tmp: tmp, log: os.Stderr, only: *only, paths: *paths}
 	b.logf("building the executor binary")
 	b.execPath = filepath.Join(tmp, "benchexec")
 	cmd := exec.Command("go", "build", "-o", b.execPath, "./bench/internal/benchexec")
@@ -157,6 +168,7 @@ type bench struct {
 	execPath string
 	log      io.Writer
 	only     string
+	paths    string
 	machine  []string
 	command  string
 	started  time.Time
@@ -168,11 +180,20 @@ type bench struct {
 	localSpeedup, fakeOverhead float64
 }
 
-func (b *bench) want(s string) bool {
-	if b.only == "" {
+func (b *bench) want(s string) bool { return inList(b.only, s) }
+
+// wantPath reports whether the echo path is to be run (-paths).
+func (b *bench) wantPath(path string) bool {
+	short := map[string]string{pathPlain: "plain", pathFake: "fake", pathRaw: "raw", pathLocal: "local"}
+	return inList(b.paths, short[path])
+}
+
+// inList reports whether s is in the comma-separated list (an empty list holds everything).
+func inList(list, s string) bool {
+	if list == "" {
 		return true
 	}
-	for _, x := range strings.Split(b.only, ",") {
+	for _, x := range strings.Split(list, ",") {
 		if strings.TrimSpace(x) == s {
 			return true
 		}

@@ -169,10 +169,10 @@ type rawSched struct {
 }
 
 func (r *rawSched) Registered(sched.SchedulerDriver, *mesos.FrameworkID, *mesos.MasterInfo) {}
-func (r *rawSched) Reregistered(sched.SchedulerDriver, *mesos.MasterInfo)                  {}
-func (r *rawSched) Disconnected(sched.SchedulerDriver)                                     {}
-func (r *rawSched) OfferRescinded(sched.SchedulerDriver, *mesos.OfferID)                   {}
-func (r *rawSched) SlaveLost(sched.SchedulerDriver, *mesos.SlaveID)                        {}
+func (r *rawSched) Reregistered(sched.SchedulerDriver, *mesos.MasterInfo)                   {}
+func (r *rawSched) Disconnected(sched.SchedulerDriver)                                      {}
+func (r *rawSched) OfferRescinded(sched.SchedulerDriver, *mesos.OfferID)                    {}
+func (r *rawSched) SlaveLost(sched.SchedulerDriver, *mesos.SlaveID)                         {}
 func (r *rawSched) ExecutorLost(_ sched.SchedulerDriver, e *mesos.ExecutorID, _ *mesos.SlaveID, st int) {
 	r.fail(fmt.Sprintf("executor %s lost (%d)", e.GetValue(), st))
 }

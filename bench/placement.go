@@ -18,13 +18,15 @@ var benchLine = regexp.MustCompile(`^BenchmarkPlacementGrid/tasks=(\d+)/offers=(
 // the root package: the planner is unexported) in a go test subprocess.
 func (b *bench) placementSection() {
 	cfg := b.cfg
-	var pat []string
-	for _, t := range cfg.placeTasks {
-		for _, o := range cfg.placeOffers {
-			pat = append(pat, fmt.Sprintf("tasks=%d/offers=%d$", t, o))
+	join := func(xs []int) string {
+		var s []string
+		for _, x := range xs {
+			s = append(s, strconv.Itoa(x))
 		}
+		return strings.Join(s, "|")
 	}
-	args := []string{"test", "-run", "^$", "-bench", "^BenchmarkPlacementGrid$/^(" + strings.Join(pat, "|") + ")",
+	pat := "^BenchmarkPlacementGrid$/^tasks=(" + join(cfg.placeTasks) + ")$/^offers=(" + join(cfg.placeOffers) + ")$"
+	args := []string{"test", "-run", "^$", "-bench", pat,
 		"-benchtime", cfg.benchtime, "-count", strconv.Itoa(cfg.reps), "."}
 	b.logf("go %s", strings.Join(args, " "))
 	cmd := exec.Command("go", args...)

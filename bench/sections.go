@@ -47,6 +47,10 @@ func (b *bench) echoSections() {
 	for _, n := range cfg.ns {
 		window := min(256*n, 4096)
 		for _, path := range echoPaths {
+			if !b.wantPath(path) {
+				continue
+			}
+			st0 := cluster.Stats()
 			h := newHarness(n, window)
 			stall, latTimeout := 2*time.Second, 5*time.Second
 			var stop func() error
@@ -74,11 +78,11 @@ func (b *bench) echoSections() {
 			b.logf("%s, %d tasks: running after %v", path, n, time.Since(t0).Round(time.Millisecond))
 			for _, size := range cfg.sizes {
 				k := echoKey{path: path, size: size, n: n}
+				sent0, recvd0 := h.counts()
 				for rep := 0; rep < cfg.reps; rep++ {
-					r := h.throughput(size, cfg.warm, cfg.dur, stall)
-					rates[k] = append(rates[k], r.rate)
-					losses[k] = append(losses[k], r.loss)
+					rates[k] = append(rates[k], h.throughput(size, cfg.warm, cfg.dur, stall))
 				}
+				losses[k] = append(losses[k], h.lossSince(sent0, recvd0, stall))
 				b.logf("  %5d B: %s msgs/s, loss %s", size, summarize(rates[k]).format(rate), summarize(losses[k]).format(pct))
 			}
 			if n == 1 {
@@ -97,6 +101,12 @@ func (b *bench) echoSections() {
 			if err := stop(); err != nil {
 				b.logf("%s, %d tasks: job ended with %v", path, n, err)
 			}
+			if path == pathRaw || path == pathLocal {
+				st := cluster.Stats()
+				fm := st.FrameworkMessages - st0.FrameworkMessages
+				b.logf("  %d framework messages carried for %d echoes (%.3f per message each way), %d dropped",
+					fm, h.recvd.Load(), float64(fm)/2/float64(max(h.recvd.Load(), 1)), st.FrameworkMsgsDropped-st0.FrameworkMsgsDropped)
+			}
 		}
 	}
 
@@ -106,7 +116,7 @@ func (b *bench) echoSections() {
 		intro: fmt.Sprintf("Messages echoed per second, measured over %v after %v of warm-up, with at most min(256·N, 4096) messages outstanding. "+
 			"The fake cluster and localmesos have %d agents; localmesos executors are real child processes (`bench/internal/benchexec`). "+
 			"*vs baseline*: mesosgot/fake as cost per message ÷ plain channels' (target ≤ 5x); mesosgot/localmesos as msgs/s ÷ raw SendFrameworkMessage's (target ≥ 20x). "+
-			"Loss: messages sent and never echoed (the raw path is best-effort; mesosgot retransmits).",
+			"Loss: messages sent and never echoed over all repetitions of the row (the raw path is best-effort; mesosgot retransmits).",
 			cfg.dur, cfg.warm, echoAgents),
 		header: []string{"Size", "N", "Path", "msgs/s", "loss", "vs baseline"},
 	}

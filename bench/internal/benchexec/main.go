@@ -95,8 +95,10 @@ func (rawExecutor) FrameworkMessage(d executor.ExecutorDriver, msg string) {
 		fmt.Fprintln(os.Stderr, "benchexec: framework message:", err)
 	}
 }
-func (rawExecutor) Shutdown(executor.ExecutorDriver)          {}
-func (rawExecutor) Error(_ executor.ExecutorDriver, s string) { fmt.Fprintln(os.Stderr, "benchexec:", s) }
+func (rawExecutor) Shutdown(executor.ExecutorDriver) {}
+func (rawExecutor) Error(_ executor.ExecutorDriver, s string) {
+	fmt.Fprintln(os.Stderr, "benchexec:", s)
+}
 
 func status(d executor.ExecutorDriver, id *mesos.TaskID, s mesos.TaskState) {
 	if _, err := d.SendStatusUpdate(&mesos.TaskStatus{TaskId: id, State: s.Enum(), Message: proto.String("")}); err != nil {
