@@ -2,7 +2,7 @@
 // writes the results to BENCHMARKS.md:
 //
 //	go run ./bench                      # full table (a few minutes)
-//	go run ./bench -quick               # reduced table (under a minute)
+//	go run ./bench -quick               # reduced table (under a minute; writes no file unless -out)
 //	go run ./bench -reps 7 -out FILE    # more repetitions, another file
 //
 // Every figure is the median (min–max) over -reps repetitions, and every
@@ -54,7 +54,7 @@ func fullConfig(reps int) config {
 		reps: reps, ns: []int{1, 8, 64}, sizes: []int{16, 4096},
 		warm: 300 * time.Millisecond, dur: time.Second, latSamples: 500,
 		startAgents: []int{1, 10}, startTasks: []int{1, 10, 100}, startReps: reps,
-		placeTasks: []int{100, 1000, 10000}, placeOffers: []int{10, 100, 1000}, benchtime: "1x",
+		placeTasks: []int{100, 1000, 10000}, placeOffers: []int{10, 100, 1000}, benchtime: "20x",
 		floodN: 1_000_000,
 	}
 }
@@ -78,7 +78,7 @@ func main() {
 		return
 	}
 	quick := flag.Bool("quick", false, "run the reduced table (under a minute)")
-	out := flag.String("out", "BENCHMARKS.md", "file to write the report to (empty: none)")
+	out := flag.String("out", "BENCHMARKS.md", "file to write the report to (empty: none; -quick writes none unless -out is given)")
 	reps := flag.Int("reps", 0, "repetitions of every figure (default 5, -quick 3)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (scheduler, fake cluster, localmesos) to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of this process to this file at the end")
@@ -92,6 +92,11 @@ func main() {
 	defer os.RemoveAll(tmp)
 	_ = flag.Set("log_dir", tmp) // glog (mesos-go, mesosgot) writes its files here
 
+	outSet := false
+	flag.Visit(func(f *flag.Flag) { outSet = outSet || f.Name == "out" })
+	if *quick && !outSet {
+		*out = "" // the quick table never replaces the full one by default
+	}
 	if *reps <= 0 {
 		*reps = 5
 		if *quick {
