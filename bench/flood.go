@@ -72,7 +72,7 @@ func (b *bench) memorySection() {
 	}
 	ratio := pick(func(r floodResult) float64 { return r.HWMKB / r.StartKB })
 	s := &section{
-		title: fmt.Sprintf("5. Memory: scheduler RSS during a %s-message flood into one slow task", strings.TrimSuffix(rate(float64(b.cfg.floodN)), ".0")),
+		title: fmt.Sprintf("5. Memory: scheduler RSS during a %s-message flood into one slow task", thousands(b.cfg.floodN)),
 		intro: fmt.Sprintf("The scheduler runs as its own process (the bench binary re-executed) against localmesos in the parent; it sends %d messages of 64 B "+
 			"as fast as schedout takes them to one task that sleeps 1 ms every %d messages, and ends when the task reports it took them all. "+
 			"RSS at start: VmRSS with the task RUNNING, before the first send; peak: VmHWM (/proc/self/status) at the end. %d repetitions.",
@@ -92,6 +92,15 @@ func (b *bench) memorySection() {
 	if ratio.n > 0 {
 		b.targets = append(b.targets, target{"peak RSS during the flood ≤ 2x RSS at start", ratio.format(num2) + "x", ratio.med <= 2})
 	}
+}
+
+// thousands formats n with comma separators.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func lastLine(out []byte) []byte {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/gogo/protobuf/proto"
@@ -102,8 +103,9 @@ func waitRunning(schedevent <-chan mesosgot.SchedEvent, n int, onRunning func())
 }
 
 // fakeRun returns the run function of a job over the in-process fake
-// cluster (agents agents, GoTaskExecutors made in NewExecutor).
-func fakeRun(agents int) func(s *mesosgot.GoTaskScheduler) error {
+// cluster (agents agents, GoTaskExecutors made in NewExecutor); the cluster
+// is stored in cp before the driver runs.
+func fakeRun(agents int, cp *atomic.Pointer[mesostest.Cluster]) func(s *mesosgot.GoTaskScheduler) error {
 	return func(s *mesosgot.GoTaskScheduler) error {
 		var as []mesostest.Agent
 		for i := 0; i < agents; i++ {
@@ -118,6 +120,7 @@ func fakeRun(agents int) func(s *mesosgot.GoTaskScheduler) error {
 			},
 		})
 		defer c.Close()
+		cp.Store(c)
 		return s.RunDriver(c.SchedulerDriver(s))
 	}
 }

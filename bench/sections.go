@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/mesosgot/mesosgot"
+	"github.com/mesosgot/mesosgot/internal/mesostest"
 	"github.com/mesosgot/mesosgot/localmesos"
 )
 
@@ -36,6 +38,7 @@ func (b *bench) echoSections() {
 	rates := map[echoKey][]float64{}
 	losses := map[echoKey][]float64{}
 	lats := map[echoKey][]float64{}
+	frames := map[echoKey]float64{}
 	latLost := map[string]int{}
 	latCount := map[string]int{}
 
@@ -52,6 +55,8 @@ func (b *bench) echoSections() {
 			}
 			st0 := cluster.Stats()
 			h := newHarness(n, window)
+			// fm counts the framework messages (both ways) the path carried so far.
+			fm := func() int64 { return 0 }
 			stall, latTimeout := 2*time.Second, 5*time.Second
 			var stop func() error
 			t0 := time.Now()
@@ -60,30 +65,41 @@ func (b *bench) echoSections() {
 				p := startPlainEcho(h)
 				stop = func() error { p.close(); return nil }
 			case pathFake:
-				j, err := startEchoJob(h, fakeRun(echoAgents), mesosgot.DefaultSchedulerConfig())
+				var fc atomic.Pointer[mesostest.Cluster]
+				j, err := startEchoJob(h, fakeRun(echoAgents, &fc), mesosgot.DefaultSchedulerConfig())
 				check(err)
 				stop = j.stop
+				fm = func() int64 {
+					st := fc.Load().Stats()
+					return int64(st.ToExecutor.Sent + st.ToScheduler.Sent)
+				}
 			case pathRaw:
 				stall, latTimeout = 100*time.Millisecond, time.Second
 				j, err := startRawJob(h, cluster, echoAgents, b.execPath)
 				check(err)
 				stop = func() error { j.stop(); return nil }
+				fm = func() int64 { return cluster.Stats().FrameworkMessages }
 			case pathLocal:
 				stall = time.Second
 				conf := localConf(cluster, b.execPath)
 				j, err := startEchoJob(h, func(s *mesosgot.GoTaskScheduler) error { return s.Run() }, conf)
 				check(err)
 				stop = j.stop
+				fm = func() int64 { return cluster.Stats().FrameworkMessages }
 			}
 			b.logf("%s, %d tasks: running after %v", path, n, time.Since(t0).Round(time.Millisecond))
 			for _, size := range cfg.sizes {
 				k := echoKey{path: path, size: size, n: n}
 				sent0, recvd0 := h.counts()
+				fm0 := fm()
 				for rep := 0; rep < cfg.reps; rep++ {
 					rates[k] = append(rates[k], h.throughput(size, cfg.warm, cfg.dur, stall))
 				}
 				losses[k] = append(losses[k], h.lossSince(sent0, recvd0, stall))
-				b.logf("  %5d B: %s msgs/s, loss %s", size, summarize(rates[k]).format(rate), summarize(losses[k]).format(pct))
+				if _, recvd := h.counts(); recvd > recvd0 && path != pathPlain {
+					frames[k] = float64(fm()-fm0) / float64(recvd-recvd0)
+				}
+				b.logf("  %5d B: %s msgs/s, loss %s, %.3f framework messages per echo", size, summarize(rates[k]).format(rate), summarize(losses[k]).format(pct), frames[k])
 			}
 			if n == 1 {
 				for rep := 0; rep < cfg.reps; rep++ {
@@ -101,11 +117,8 @@ func (b *bench) echoSections() {
 			if err := stop(); err != nil {
 				b.logf("%s, %d tasks: job ended with %v", path, n, err)
 			}
-			if path == pathRaw || path == pathLocal {
-				st := cluster.Stats()
-				fm := st.FrameworkMessages - st0.FrameworkMessages
-				b.logf("  %d framework messages carried for %d echoes (%.3f per message each way), %d dropped",
-					fm, h.recvd.Load(), float64(fm)/2/float64(max(h.recvd.Load(), 1)), st.FrameworkMsgsDropped-st0.FrameworkMsgsDropped)
+			if st := cluster.Stats(); st.FrameworkMsgsDropped > st0.FrameworkMsgsDropped {
+				b.logf("  localmesos dropped %d framework messages", st.FrameworkMsgsDropped-st0.FrameworkMsgsDropped)
 			}
 		}
 	}
@@ -116,9 +129,10 @@ func (b *bench) echoSections() {
 		intro: fmt.Sprintf("Messages echoed per second, measured over %v after %v of warm-up, with at most min(256·N, 4096) messages outstanding. "+
 			"The fake cluster and localmesos have %d agents; localmesos executors are real child processes (`bench/internal/benchexec`). "+
 			"*vs baseline*: mesosgot/fake as cost per message ÷ plain channels' (target ≤ 5x); mesosgot/localmesos as msgs/s ÷ raw SendFrameworkMessage's (target ≥ 20x). "+
-			"Loss: messages sent and never echoed over all repetitions of the row (the raw path is best-effort; mesosgot retransmits).",
+			"Loss: messages sent and never echoed over all repetitions of the row (the raw path is best-effort; mesosgot retransmits). "+
+			"*frames/echo*: framework messages (SendFrameworkMessage calls, both directions) per echoed message over the row — 2.00 means no batching.",
 			cfg.dur, cfg.warm, echoAgents),
-		header: []string{"Size", "N", "Path", "msgs/s", "loss", "vs baseline"},
+		header: []string{"Size", "N", "Path", "msgs/s", "loss", "frames/echo", "vs baseline"},
 	}
 	maxN := cfg.ns[len(cfg.ns)-1]
 	for _, size := range cfg.sizes {
@@ -133,8 +147,12 @@ func (b *bench) echoSections() {
 				case pathLocal:
 					vs = fmt.Sprintf("%.1fx msgs/s", med(pathLocal)/med(pathRaw))
 				}
+				fr := ""
+				if path != pathPlain {
+					fr = fmt.Sprintf("%.3f", frames[k])
+				}
 				s.rows = append(s.rows, []string{sizeName(size), fmt.Sprint(n), path,
-					summarize(rates[k]).format(rate), summarize(losses[k]).format(pct), vs})
+					summarize(rates[k]).format(rate), summarize(losses[k]).format(pct), fr, vs})
 			}
 		}
 	}
