@@ -100,16 +100,13 @@ func (h *harness) throughput(size int, warm, dur, stall time.Duration) float64 {
 // counts returns the messages sent and echoes received so far.
 func (h *harness) counts() (sent, recvd int64) { return h.sent.Load(), h.recvd.Load() }
 
-// lossSince settles (see settle) and returns the fraction of the messages
-// sent since the counts (sent0, recvd0) that never came back.
-func (h *harness) lossSince(sent0, recvd0 int64, quiet time.Duration) float64 {
+// settleSince settles (see settle), writes off what is still outstanding,
+// and returns the messages sent and echoes received since (sent0, recvd0).
+func (h *harness) settleSince(sent0, recvd0 int64, quiet time.Duration) (sent, recvd int64) {
 	h.settle(quiet)
-	sent, recvd := h.sent.Load()-sent0, h.recvd.Load()-recvd0
+	sent, recvd = h.sent.Load()-sent0, h.recvd.Load()-recvd0
 	h.resetWindow()
-	if sent <= 0 || recvd >= sent {
-		return 0
-	}
-	return float64(sent-recvd) / float64(sent)
+	return sent, recvd
 }
 
 // settle waits until every message sent has come back, or until nothing

@@ -47,86 +47,121 @@ func (b *bench) echoSections() {
 	check(err)
 	defer cluster.Close()
 
+	// echoRun is one path running for the current N.
+	type echoRun struct {
+		path              string
+		h                 *harness
+		fm                func() int64 // framework messages (both ways) carried so far
+		stall, latTimeout time.Duration
+		stop              func() error
+	}
 	for _, n := range cfg.ns {
 		window := min(256*n, 4096)
+		st0 := cluster.Stats()
+		// Every path runs at once, idle but for the one measured: the
+		// repetitions of a row and of its baseline alternate, so that both
+		// see the same machine (it is shared).
+		var runs []*echoRun
 		for _, path := range echoPaths {
 			if !b.wantPath(path) {
 				continue
 			}
-			st0 := cluster.Stats()
-			h := newHarness(n, window)
-			// fm counts the framework messages (both ways) the path carried so far.
-			fm := func() int64 { return 0 }
-			stall, latTimeout := 2*time.Second, 5*time.Second
-			var stop func() error
+			r := &echoRun{path: path, h: newHarness(n, window), fm: func() int64 { return 0 },
+				stall: 2 * time.Second, latTimeout: 5 * time.Second}
+			h := r.h
 			t0 := time.Now()
 			switch path {
 			case pathPlain:
 				p := startPlainEcho(h)
-				stop = func() error { p.close(); return nil }
+				r.stop = func() error { p.close(); return nil }
 			case pathFake:
 				var fc atomic.Pointer[mesostest.Cluster]
 				j, err := startEchoJob(h, fakeRun(echoAgents, &fc), mesosgot.DefaultSchedulerConfig())
 				check(err)
-				stop = j.stop
-				fm = func() int64 {
+				r.stop = j.stop
+				r.fm = func() int64 {
 					st := fc.Load().Stats()
 					return int64(st.ToExecutor.Sent + st.ToScheduler.Sent)
 				}
 			case pathRaw:
-				stall, latTimeout = 100*time.Millisecond, time.Second
+				r.stall, r.latTimeout = 100*time.Millisecond, time.Second
 				j, err := startRawJob(h, cluster, echoAgents, b.execPath)
 				check(err)
-				stop = func() error { j.stop(); return nil }
-				fm = func() int64 { return cluster.Stats().FrameworkMessages }
+				r.stop = func() error { j.stop(); return nil }
+				r.fm = func() int64 { return cluster.Stats().FrameworkMessages }
 			case pathLocal:
-				stall = time.Second
+				r.stall = time.Second
 				conf := localConf(cluster, b.execPath)
 				j, err := startEchoJob(h, func(s *mesosgot.GoTaskScheduler) error { return s.Run() }, conf)
 				check(err)
-				stop = j.stop
-				fm = func() int64 { return cluster.Stats().FrameworkMessages }
+				r.stop = j.stop
+				r.fm = func() int64 { return cluster.Stats().FrameworkMessages }
 			}
 			b.logf("%s, %d tasks: running after %v", path, n, time.Since(t0).Round(time.Millisecond))
-			for _, size := range cfg.sizes {
-				k := echoKey{path: path, size: size, n: n}
-				sent0, recvd0 := h.counts()
-				fm0 := fm()
-				for rep := 0; rep < cfg.reps; rep++ {
-					rates[k] = append(rates[k], h.throughput(size, cfg.warm, cfg.dur, stall))
+			runs = append(runs, r)
+		}
+		for _, size := range cfg.sizes {
+			sent, recvd, fms := map[string]int64{}, map[string]int64{}, map[string]int64{}
+			for rep := 0; rep < cfg.reps; rep++ {
+				for i := range runs {
+					r := runs[(i+rep)%len(runs)] // rotate the order
+					k := echoKey{path: r.path, size: size, n: n}
+					s0, r0 := r.h.counts()
+					f0 := r.fm()
+					rates[k] = append(rates[k], r.h.throughput(size, cfg.warm, cfg.dur, r.stall))
+					ds, dr := r.h.settleSince(s0, r0, r.stall)
+					sent[r.path] += ds
+					recvd[r.path] += dr
+					fms[r.path] += r.fm() - f0
 				}
-				losses[k] = append(losses[k], h.lossSince(sent0, recvd0, stall))
-				if _, recvd := h.counts(); recvd > recvd0 && path != pathPlain {
-					frames[k] = float64(fm()-fm0) / float64(recvd-recvd0)
-				}
-				b.logf("  %5d B: %s msgs/s, loss %s, %.3f framework messages per echo", size, summarize(rates[k]).format(rate), summarize(losses[k]).format(pct), frames[k])
 			}
-			if n == 1 {
-				for rep := 0; rep < cfg.reps; rep++ {
-					rtts, lost := h.latency(16, cfg.latSamples, latTimeout, uint64(rep)<<32)
-					latLost[path] += lost
-					latCount[path] += cfg.latSamples
+			for _, r := range runs {
+				k := echoKey{path: r.path, size: size, n: n}
+				loss := 0.0
+				if s := sent[r.path]; s > 0 && recvd[r.path] < s {
+					loss = float64(s-recvd[r.path]) / float64(s)
+				}
+				losses[k] = append(losses[k], loss)
+				if recvd[r.path] > 0 && r.path != pathPlain {
+					frames[k] = float64(fms[r.path]) / float64(recvd[r.path])
+				}
+				b.logf("  %-26s N=%-2d %5d B: %s msgs/s, loss %s, %.3f framework messages per echo", r.path, n, size,
+					summarize(rates[k]).format(rate), pct(loss), frames[k])
+			}
+		}
+		if n == 1 {
+			for rep := 0; rep < cfg.reps; rep++ {
+				for i := range runs {
+					r := runs[(i+rep)%len(runs)]
+					rtts, lost := r.h.latency(16, cfg.latSamples, r.latTimeout, uint64(rep)<<32)
+					latLost[r.path] += lost
+					latCount[r.path] += cfg.latSamples
 					for _, p := range []int{50, 99} {
-						k := echoKey{path: path, isLatency: true, percentile: p}
+						k := echoKey{path: r.path, isLatency: true, percentile: p}
 						lats[k] = append(lats[k], percentile(rtts, float64(p)/100).Seconds())
 					}
 				}
-				b.logf("  latency p50 %s p99 %s", summarize(lats[echoKey{path: path, isLatency: true, percentile: 50}]).format(dur),
-					summarize(lats[echoKey{path: path, isLatency: true, percentile: 99}]).format(dur))
 			}
-			if err := stop(); err != nil {
-				b.logf("%s, %d tasks: job ended with %v", path, n, err)
+			for _, r := range runs {
+				b.logf("  %-26s latency p50 %s p99 %s", r.path, summarize(lats[echoKey{path: r.path, isLatency: true, percentile: 50}]).format(dur),
+					summarize(lats[echoKey{path: r.path, isLatency: true, percentile: 99}]).format(dur))
 			}
-			if st := cluster.Stats(); st.FrameworkMsgsDropped > st0.FrameworkMsgsDropped {
-				b.logf("  localmesos dropped %d framework messages", st.FrameworkMsgsDropped-st0.FrameworkMsgsDropped)
+		}
+		for _, r := range runs {
+			if err := r.stop(); err != nil {
+				b.logf("%s, %d tasks: job ended with %v", r.path, n, err)
 			}
+		}
+		if st := cluster.Stats(); st.FrameworkMsgsDropped > st0.FrameworkMsgsDropped {
+			b.logf("  localmesos dropped %d framework messages", st.FrameworkMsgsDropped-st0.FrameworkMsgsDropped)
 		}
 	}
 
 	// Throughput table.
 	s := &section{
 		title: "1. Echo throughput (scheduler → N tasks → scheduler)",
-		intro: fmt.Sprintf("Messages echoed per second, measured over %v after %v of warm-up, with at most min(256·N, 4096) messages outstanding. "+
+		intro: fmt.Sprintf("Messages echoed per second, measured over %v after %v of warm-up, with at most min(256·N, 4096) messages outstanding; "+
+			"the four paths run side by side and their repetitions alternate (each followed by waiting for the outstanding echoes). "+
 			"The fake cluster and localmesos have %d agents; localmesos executors are real child processes (`bench/internal/benchexec`). "+
 			"*vs baseline*: mesosgot/fake as cost per message ÷ plain channels' (target ≤ 5x); mesosgot/localmesos as msgs/s ÷ raw SendFrameworkMessage's (target ≥ 20x). "+
 			"Loss: messages sent and never echoed over all repetitions of the row (the raw path is best-effort; mesosgot retransmits). "+
