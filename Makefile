@@ -41,3 +41,13 @@ mesos-local:
 
 clean:
 	rm -rf $(BIN)
+
+.PHONY: bench bench-quick
+# bench: the full table (about 5 minutes), written to BENCHMARKS.md.
+bench:
+	$(GO) run ./bench -out BENCHMARKS.md
+
+# bench-quick: a reduced table in under a minute; the last line is
+# "headline: local-speedup=<x.xx> fake-overhead=<y.yy>".
+bench-quick:
+	@$(GO) run ./bench -quick
