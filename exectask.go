@@ -38,16 +38,18 @@ type execTask struct {
 }
 
 func newExecTask(name, base string, queue int) *execTask {
-	return &execTask{
+	t := &execTask{
 		name:       name,
 		base:       base,
 		in:         make(chan GoTaskMsg, DefTaskChanLen),
 		out:        make(chan GoTaskMsg, DefTaskChanLen),
-		mailbox:    newMailbox(),
+		mailbox:    nil,
 		outSlots:   make(chan struct{}, max(queue, 1)),
 		ended:      make(chan struct{}),
 		statusDone: make(chan struct{}),
 	}
+	t.mailbox = newMailbox(t.in)
+	return t
 }
 
 // start runs the task function and its two helpers.
@@ -88,16 +90,37 @@ func (t *execTask) run(app AppTaskExecutor, args []string, env map[string]string
 
 // pump carries the task's out messages to the executor goroutine, one slot
 // each: when the link has no room for the task's stream the slots run out
-// and the task blocks on out (back-pressure on that task alone). After the
-// task returns it takes what is left in out, then reports itself drained.
+// and the task blocks on out (back-pressure on that task alone). Messages
+// already waiting in out go over together. After the task returns it takes
+// what is left in out, then reports itself drained.
 func (t *execTask) pump(exec *GoTaskExecutor) {
+	// more adds to batch what out holds now, while slots are free.
+	more := func(batch []GoTaskMsg) []GoTaskMsg {
+		for len(batch) < cap(t.outSlots) {
+			select {
+			case t.outSlots <- struct{}{}:
+			default:
+				return batch
+			}
+			select {
+			case m := <-t.out:
+				batch = append(batch, m)
+			default:
+				<-t.outSlots
+				return batch
+			}
+		}
+		return batch
+	}
+	// send hands m and what follows it to the executor goroutine.
 	send := func(m GoTaskMsg) bool {
 		select {
 		case t.outSlots <- struct{}{}:
 		case <-exec.stop:
 			return false
 		}
-		exec.inbox.push(func() { exec.taskOut(t, m) })
+		batch := more([]GoTaskMsg{m})
+		exec.inbox.push(func() { exec.taskOut(t, batch) })
 		return true
 	}
 	for {
@@ -138,7 +161,7 @@ func (t *execTask) releaseOut() {
 // credit to the link for each, and closes in once the mailbox is closed
 // and empty. If the task has returned, the rest is dropped (and credited).
 func (t *execTask) forward(exec *GoTaskExecutor) {
-	defer close(t.in)
+	defer t.mailbox.shut()
 	for {
 		items, closed := t.mailbox.take(t.ended, exec.stop)
 		sent := 0
@@ -152,6 +175,7 @@ func (t *execTask) forward(exec *GoTaskExecutor) {
 			}
 			break
 		}
+		t.mailbox.idle()
 		if n := len(items); n > 0 {
 			name := t.name
 			exec.inbox.push(func() { exec.link.Consumed(name, n) })
@@ -174,29 +198,47 @@ func (t *execTask) forward(exec *GoTaskExecutor) {
 	}
 }
 
-// mailbox holds a task's delivered messages until its forwarder takes them.
-// Its size is bounded by the link's per-stream credit.
+// mailbox holds a task's delivered messages until they are in the task's
+// in channel. Its size is bounded by the link's per-stream credit. The
+// executor goroutine puts; the task's forwarder takes. While the mailbox is
+// empty and the forwarder idle, put hands a message straight to in when in
+// has room (one goroutine hand-off less); the order is kept because both
+// paths go through the mailbox's lock.
 type mailbox struct {
 	mu     sync.Mutex
+	in     chan GoTaskMsg
 	items  []GoTaskMsg
-	closed bool
-	killed bool
+	busy   bool // the forwarder holds taken items not yet in in
+	closed bool // no more puts: the forwarder delivers the rest, then closes in
+	killed bool // closed by a kill (or the job's end), not by the task returning
+	isShut bool // in is closed
 	notify chan struct{}
 }
 
-func newMailbox() *mailbox { return &mailbox{notify: make(chan struct{}, 1)} }
+func newMailbox(in chan GoTaskMsg) *mailbox {
+	return &mailbox{in: in, notify: make(chan struct{}, 1)}
+}
 
-// put adds m; false when the mailbox is closed.
-func (b *mailbox) put(m GoTaskMsg) bool {
+// put adds m. direct reports that m went straight into in (the task has
+// it); ok is false when the mailbox is closed and m was dropped.
+func (b *mailbox) put(m GoTaskMsg) (direct, ok bool) {
 	b.mu.Lock()
-	if b.closed {
+	if b.closed || b.isShut {
 		b.mu.Unlock()
-		return false
+		return false, false
+	}
+	if len(b.items) == 0 && !b.busy {
+		select {
+		case b.in <- m:
+			b.mu.Unlock()
+			return true, true
+		default:
+		}
 	}
 	b.items = append(b.items, m)
 	b.mu.Unlock()
 	b.wake()
-	return true
+	return false, true
 }
 
 // close marks the mailbox closed: the forwarder delivers what it holds,
@@ -208,6 +250,16 @@ func (b *mailbox) close() {
 	}
 	b.mu.Unlock()
 	b.wake()
+}
+
+// shut closes in (once), under the lock put sends under.
+func (b *mailbox) shut() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.isShut {
+		b.isShut, b.closed = true, true
+		close(b.in)
+	}
 }
 
 // wasClosedByKill reports whether close was called.
@@ -232,11 +284,13 @@ func (b *mailbox) wake() {
 
 // take waits for messages (or closing, or one of the stop channels) and
 // returns what is there and whether the mailbox is closed and now empty.
+// The forwarder is busy with what take returned until it calls idle.
 func (b *mailbox) take(stops ...<-chan struct{}) ([]GoTaskMsg, bool) {
 	for {
 		b.mu.Lock()
 		items, closed := b.items, b.closed
 		b.items = nil
+		b.busy = len(items) > 0
 		b.mu.Unlock()
 		if len(items) > 0 || closed {
 			return items, closed && len(items) == 0
@@ -249,6 +303,13 @@ func (b *mailbox) take(stops ...<-chan struct{}) ([]GoTaskMsg, bool) {
 			return nil, true
 		}
 	}
+}
+
+// idle ends the forwarder's hold of the items take returned.
+func (b *mailbox) idle() {
+	b.mu.Lock()
+	b.busy = false
+	b.mu.Unlock()
 }
 
 // splitTaskName splits "<name>-<index>" into the registered name and the index.

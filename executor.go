@@ -29,10 +29,11 @@ type GoTaskExecutor struct {
 	done      chan struct{} // closed when the executor goroutine has ended
 
 	// owned by the executor goroutine:
-	driver exec.ExecutorDriver
-	link   *link
-	tasks  map[string]*execTask
-	outQ   map[string]*execTask // tasks with messages waiting for the link
+	driver    exec.ExecutorDriver
+	link      *link
+	tasks     map[string]*execTask
+	outQ      map[string]*execTask // tasks with messages waiting for the link
+	returning int                  // tasks returned whose final status is not sent yet
 
 	linkCfg       linkConfig
 	tick          time.Duration
@@ -226,8 +227,12 @@ func (exec *GoTaskExecutor) flush() {
 	}
 	for _, m := range msgs {
 		t, ok := exec.tasks[m.TaskName]
-		if !ok || !t.mailbox.put(m) {
-			if !ok {
+		direct := false
+		if ok {
+			direct, ok = t.mailbox.put(m)
+		}
+		if direct || !ok {
+			if !ok && exec.tasks[m.TaskName] == nil {
 				err := fmt.Errorf("message for task %q, which this executor does not run, dropped (%d bytes)", m.TaskName, len(m.MessageData))
 				log.Warningf("mesosgot: %v", err)
 				exec.report(err)
@@ -263,15 +268,17 @@ func (exec *GoTaskExecutor) report(err error) {
 	}
 }
 
-// taskOut is called (on the executor goroutine) with a message a task sent.
-func (exec *GoTaskExecutor) taskOut(t *execTask, m GoTaskMsg) {
-	m.TaskName = t.name // a task speaks only for itself
-	if len(t.outPending) > 0 || !exec.link.CanSend(t.name) {
-		t.outPending = append(t.outPending, m)
-		exec.outQ[t.name] = t
-		return
+// taskOut is called (on the executor goroutine) with messages a task sent.
+func (exec *GoTaskExecutor) taskOut(t *execTask, msgs []GoTaskMsg) {
+	for _, m := range msgs {
+		m.TaskName = t.name // a task speaks only for itself
+		if len(t.outPending) > 0 || !exec.link.CanSend(t.name) {
+			t.outPending = append(t.outPending, m)
+			exec.outQ[t.name] = t
+			continue
+		}
+		exec.sendOut(t, m)
 	}
-	exec.sendOut(t, m)
 }
 
 // launch starts one task.
@@ -320,6 +327,7 @@ func (exec *GoTaskExecutor) frameworkMessage(raw string) {
 // messages are acknowledged (checkReturned).
 func (exec *GoTaskExecutor) taskReturned(t *execTask, state mesos.TaskState, msg string) {
 	t.returned, t.finalState, t.finalMsg = true, state, msg
+	exec.returning++
 	t.returnedAt = time.Now()
 	t.mailbox.close()
 }
@@ -327,6 +335,9 @@ func (exec *GoTaskExecutor) taskReturned(t *execTask, state mesos.TaskState, msg
 // checkReturned sends the final status of returned tasks whose output has
 // been taken and acknowledged (or waited for too long).
 func (exec *GoTaskExecutor) checkReturned() {
+	if exec.returning == 0 {
+		return
+	}
 	for name, t := range exec.tasks {
 		if !t.returned || t.statusSent || !t.outDrained {
 			continue
@@ -338,6 +349,7 @@ func (exec *GoTaskExecutor) checkReturned() {
 			log.Warningf("mesosgot: task %s: %d messages unacknowledged %v after it returned; reporting its status anyway", name, exec.link.Unacked(name), exec.statusGrace)
 		}
 		t.statusSent = true
+		exec.returning--
 		exec.status(name, t.finalState, t.finalMsg)
 		close(t.statusDone)
 	}

@@ -65,6 +65,8 @@ type schedTask struct {
 // execConn is the link to one executor (one per agent).
 type execConn struct {
 	execID, agentID string
+	execPB          *mesos.ExecutorID // the IDs as the driver takes them, built once
+	agentPB         *mesos.SlaveID
 	link            *link
 	ready           bool // a task of it reported RUNNING: the executor is registered
 	tasks           map[string]bool
@@ -166,6 +168,16 @@ func (j *schedJob) loop() {
 			}
 		case m := <-outCh:
 			j.route(m)
+			// take what else the app has sent, so that it goes out together
+		more:
+			for n := 1; n < j.s.linkCfg.MaxBatchMsgs && j.parked == nil; n++ {
+				select {
+				case m := <-j.schedout:
+					j.route(m)
+				default:
+					break more
+				}
+			}
 		case inCh <- inHead:
 			it := j.popIn()
 			it.conn.link.Consumed(it.msg.TaskName, 1)
@@ -292,7 +304,11 @@ func (j *schedJob) resourceOffers(offers []*mesos.Offer) {
 	}
 	for _, ap := range plan.Agents {
 		execID := "mesosgot-executor-" + ap.AgentID
-		conn := &execConn{execID: execID, agentID: ap.AgentID, link: newLink(j.s.linkCfg, j.epoch), tasks: map[string]bool{}}
+		conn := &execConn{
+			execID: execID, agentID: ap.AgentID,
+			execPB: util.NewExecutorID(execID), agentPB: util.NewSlaveID(ap.AgentID),
+			link: newLink(j.s.linkCfg, j.epoch), tasks: map[string]bool{},
+		}
 		j.conns[execID] = conn
 		execInfo := j.s.executorInfo(execID)
 		var infos []*mesos.TaskInfo
@@ -459,7 +475,7 @@ func (j *schedJob) flush() {
 		}
 		frames, msgs := c.link.Ready()
 		for _, f := range frames {
-			if _, err := j.driver.SendFrameworkMessage(util.NewExecutorID(c.execID), util.NewSlaveID(c.agentID), f); err != nil {
+			if _, err := j.driver.SendFrameworkMessage(c.execPB, c.agentPB, f); err != nil {
 				log.Warningf("mesosgot: sending to executor %s: %v", c.execID, err)
 			}
 		}
