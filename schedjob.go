@@ -181,6 +181,7 @@ func (j *schedJob) loop() {
 		case inCh <- inHead:
 			it := j.popIn()
 			it.conn.link.Consumed(it.msg.TaskName, 1)
+			j.pushIn()
 		case evCh <- evHead:
 			j.popEv()
 		case <-appDone:
@@ -220,6 +221,20 @@ func (j *schedJob) popIn() inItem {
 	j.inQ = j.inQ[1:]
 	j.delivered++
 	return it
+}
+
+// pushIn hands the app further queued messages while schedin has room,
+// without going round the loop for each.
+func (j *schedJob) pushIn() {
+	for len(j.inQ) > 0 {
+		select {
+		case j.schedin <- j.inQ[0].msg:
+			it := j.popIn()
+			it.conn.link.Consumed(it.msg.TaskName, 1)
+		default:
+			return
+		}
+	}
 }
 
 // popEv removes the event appHeads returned, now handed to the app.
