@@ -505,3 +505,27 @@ func TestAppSchedulerPanicFailsJob(t *testing.T) {
 	assert.Contains(t, err.Error(), "app scheduler panicked: scheduler bug")
 	assert.Equal(t, int32(2), closed.Load(), "the tasks were told to exit")
 }
+
+func TestOfferRescindedIsAnEvent(t *testing.T) {
+	checkNoLeak(t)
+	f := newFakeJob(t, 1, func(e *GoTaskExecutor) { e.RegisterTaskFunc("wait", waitTask) })
+	f.sched.SpawnTask("wait", 1, nil)
+	f.start()
+	evs := &events{}
+	f.sched.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+		if !untilRunning(1, evs, schedevent) {
+			return
+		}
+		f.sched.OfferRescinded(f.driver, &mesos.OfferID{Value: strPtr("offer-42")})
+		for ev := range schedevent {
+			evs.add(ev)
+			if ev.EventType == OfferRescinded {
+				return
+			}
+		}
+	})
+	require.NoError(t, f.run())
+	rescinded := evs.find(OfferRescinded)
+	require.Len(t, rescinded, 1)
+	assert.Equal(t, "offer-42", rescinded[0].EventData)
+}
