@@ -25,6 +25,8 @@ func testConfig() linkConfig {
 		MaxRTOTicks:   200,
 		MaxMsgBytes:   1 << 20,
 		QueueBytes:    1 << 20,
+		// The frame window is on, as in defaultLinkConfig.
+		MaxInflightFrames: 2,
 	}
 }
 
@@ -230,9 +232,20 @@ func TestLinkDuplicateDropped(t *testing.T) {
 	assert.Equal(t, uint64(6), p.b.Stats().DupsDropped)
 }
 
-// TestLinkOutOfOrder checks reordering, SACK and selective retransmission.
+// TestLinkOutOfOrder checks reordering, SACK and selective retransmission,
+// with one frame per message (no frame window) and under the frame window.
 func TestLinkOutOfOrder(t *testing.T) {
-	p := newPair(t, testConfig())
+	t.Run("uncapped", testLinkOutOfOrderUncapped)
+	t.Run("capped", testLinkOutOfOrderCapped)
+}
+
+// testLinkOutOfOrderUncapped sends three frames of one message each (no
+// frame window), delivers the third first and checks that the SACK limits
+// the retransmission to the first two.
+func testLinkOutOfOrderUncapped(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxInflightFrames = 0
+	p := newPair(t, cfg)
 	var fs []string
 	for _, m := range msgs("t-0", 3) {
 		require.NoError(t, p.a.Send(m))
@@ -270,6 +283,69 @@ func TestLinkOutOfOrder(t *testing.T) {
 	assert.Equal(t, uint64(2), p.b.Stats().DupsDropped)
 	p.settle(100)
 	assert.True(t, p.a.Idle())
+}
+
+// testLinkOutOfOrderCapped is the same story under a frame window of 2:
+// two frames go, the third message is held; the second frame arrives
+// first and is SACKed at once (it filled the window: AckNow); on timeout
+// only the first is retransmitted while the third message is still held;
+// the held message goes after the ack and everything is delivered once,
+// in order.
+func testLinkOutOfOrderCapped(t *testing.T) {
+	p := newPair(t, testConfig())
+	var fs []string
+	for i, m := range msgs("t-0", 3) {
+		require.NoError(t, p.a.Send(m))
+		f, _ := p.a.Ready()
+		if i == 2 {
+			require.Empty(t, f, "the window is full: the third message waits")
+			continue
+		}
+		require.Len(t, f, 1)
+		fs = append(fs, f[0])
+	}
+	assert.NotZero(t, decodeT(t, fs[1]).Flags&frameFlagAckNow, "the frame filling the window asks for an ack now")
+	// The second frame arrives first: nothing deliverable, SACKed at once.
+	require.NoError(t, p.b.Recv(fs[1]))
+	fb := p.ready(p.b)
+	assert.Empty(t, p.gotB)
+	require.Len(t, fb, 1)
+	ack := decodeT(t, fb[0])
+	assert.Equal(t, uint64(1), ack.Ack)
+	assert.Equal(t, []seqRange{{Start: 2, End: 3}}, ack.Sacks)
+	require.NoError(t, p.a.Recv(fb[0]))
+	fa, _ := p.a.Ready()
+	assert.Empty(t, fa, "a SACK frees no frame of the window")
+	// On timeout a resends only 1; 3 is still held.
+	for range 20 {
+		p.a.Tick()
+	}
+	fa, _ = p.a.Ready()
+	require.Len(t, fa, 1)
+	re := decodeT(t, fa[0])
+	require.Len(t, re.Records, 1)
+	assert.Equal(t, uint64(1), re.Records[0].Seq)
+	assert.NotZero(t, re.Flags&frameFlagAckNow)
+	// Original 1 arrives, then its retransmission (a duplicate).
+	require.NoError(t, p.b.Recv(fs[0]))
+	require.NoError(t, p.b.Recv(fa[0]))
+	fb = p.ready(p.b)
+	assert.Equal(t, msgs("t-0", 2), p.gotB)
+	require.Len(t, fb, 1, "acked at once (AckNow)")
+	assert.Equal(t, uint64(3), decodeT(t, fb[0]).Ack)
+	require.NoError(t, p.a.Recv(fb[0]))
+	fa, _ = p.a.Ready()
+	require.Len(t, fa, 1, "the window is free: the held message goes")
+	f := decodeT(t, fa[0])
+	require.Len(t, f.Records, 1)
+	assert.Equal(t, uint64(3), f.Records[0].Seq)
+	require.NoError(t, p.b.Recv(fa[0]))
+	p.settle(100)
+	assert.Equal(t, msgs("t-0", 3), p.gotB)
+	assert.Equal(t, uint64(1), p.b.Stats().OutOfOrder)
+	assert.Equal(t, uint64(1), p.b.Stats().DupsDropped)
+	assert.True(t, p.a.Idle())
+	assert.True(t, p.b.Idle())
 }
 
 // TestLinkCreditBlocksOneStream checks that an unconsumed stream stops at
@@ -440,27 +516,63 @@ func TestLinkLargeMessageLossy(t *testing.T) {
 }
 
 // TestLinkBatching checks that queued messages share frames, bounded by
-// MaxBatchMsgs and MaxFrameBytes.
+// MaxBatchMsgs and MaxFrameBytes. Without a frame window they all go at
+// once; with a window of 2, the two full frames go at once and the partial
+// rest after the ack.
 func TestLinkBatching(t *testing.T) {
-	cfg := testConfig()
-	cfg.TaskQueue = 1000
-	cfg.TaskCredit = 1000
-	cfg.MaxBatchMsgs = 100
-	p := newPair(t, cfg)
-	for _, m := range msgs("t-0", 250) {
-		require.NoError(t, p.a.Send(m))
-	}
-	fa, _ := p.a.Ready()
-	assert.Len(t, fa, 3, "250 messages in frames of at most 100")
-	// Bytes bound: 1000-byte messages, 8 KiB frames.
-	l := newLink(cfg, 1)
-	for range 20 {
-		require.NoError(t, l.Send(GoTaskMsg{TaskName: "t-0", MessageData: strings.Repeat("x", 1000)}))
-	}
-	fs, _ := l.Ready()
-	assert.Len(t, fs, 3)
-	for _, f := range fs {
-		assert.LessOrEqual(t, len(f), cfg.MaxFrameBytes)
+	for _, window := range []int{0, 2} {
+		t.Run(fmt.Sprintf("window=%d", window), func(t *testing.T) {
+			cfg := testConfig()
+			cfg.TaskQueue = 1000
+			cfg.TaskCredit = 1000
+			cfg.MaxBatchMsgs = 100
+			cfg.MaxInflightFrames = window
+			// Count bound: 250 messages in frames of at most 100.
+			p := newPair(t, cfg)
+			for _, m := range msgs("t-0", 250) {
+				require.NoError(t, p.a.Send(m))
+			}
+			fa, _ := p.a.Ready()
+			var sizes []int
+			for _, f := range fa {
+				sizes = append(sizes, len(decodeT(t, f).Records))
+			}
+			if window == 0 {
+				assert.Equal(t, []int{100, 100, 50}, sizes)
+			} else {
+				assert.Equal(t, []int{100, 100}, sizes, "the partial rest waits for an ack")
+			}
+			for _, f := range fa {
+				require.NoError(t, p.b.Recv(f))
+			}
+			p.settle(10)
+			assert.Equal(t, msgs("t-0", 250), p.gotB)
+			st := p.a.Stats()
+			assert.Equal(t, uint64(3), st.FramesSent-st.AckFramesSent, "data frames")
+			// Bytes bound: 1000-byte messages, 8 KiB frames (7 a frame).
+			p = newPair(t, cfg)
+			for range 20 {
+				require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "t-0", MessageData: strings.Repeat("x", 1000)}))
+			}
+			fa, _ = p.a.Ready()
+			sizes = sizes[:0]
+			for _, f := range fa {
+				assert.LessOrEqual(t, len(f), cfg.MaxFrameBytes)
+				sizes = append(sizes, len(decodeT(t, f).Records))
+			}
+			if window == 0 {
+				assert.Equal(t, []int{7, 7, 6}, sizes)
+			} else {
+				assert.Equal(t, []int{7, 7}, sizes)
+			}
+			for _, f := range fa {
+				require.NoError(t, p.b.Recv(f))
+			}
+			p.settle(10)
+			assert.Len(t, p.gotB, 20)
+			st = p.a.Stats()
+			assert.Equal(t, uint64(3), st.FramesSent-st.AckFramesSent, "data frames")
+		})
 	}
 }
 
@@ -601,6 +713,8 @@ func simConfig() linkConfig {
 		MaxRTOTicks:   64,
 		MaxMsgBytes:   20 << 10,
 		QueueBytes:    64 << 10,
+		// The frame window is on, as in defaultLinkConfig.
+		MaxInflightFrames: 2,
 	}
 }
 
