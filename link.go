@@ -145,8 +145,7 @@ func defaultLinkConfig() linkConfig {
 
 // normalized returns c with fields that are zero or negative replaced by
 // their defaults (AckDelayTicks and MaxInflightFrames only when negative)
-// and with
-// MaxFrameBytes >= minFrameBytes and MaxRTOTicks >= RTOTicks.
+// and with MaxFrameBytes >= minFrameBytes and MaxRTOTicks >= RTOTicks.
 func (c linkConfig) normalized() linkConfig {
 	d := defaultLinkConfig()
 	fix := func(v *int, def int) {
@@ -320,7 +319,11 @@ type assembler struct {
 //   - Call Ready after every batch of Send/Recv/Consumed/Tick calls and send
 //     every frame it returns with SendFrameworkMessage (order does not
 //     matter; send errors can be ignored, the link retransmits). Calling
-//     Send many times before one Ready batches messages into fewer frames.
+//     Send many times before one Ready batches messages into fewer frames;
+//     under load the frame window (MaxInflightFrames) batches as well, so
+//     a Ready with work queued may return no frame.
+//   - The slices Ready returns are reused by the next Ready: range over
+//     them (copying the GoTaskMsg values is fine) before calling it again.
 //   - Call Tick at a fixed period (e.g. every 10ms; RTOTicks and
 //     AckDelayTicks count these ticks), then Ready.
 //   - Hand each delivered message to the application and call Consumed
@@ -812,6 +815,7 @@ func (l *link) flush() {
 		if r.acked { // acknowledged unsent: only a confused peer does that
 			l.popNew(rs)
 			r.queued = false
+			r.release()
 			continue
 		}
 		if n := len(l.out.Records); n > 0 && (n >= l.cfg.MaxBatchMsgs || size+rs > l.cfg.MaxFrameBytes) {
@@ -1047,7 +1051,9 @@ func (l *link) onAck(ack uint64, sacks []seqRange) {
 			if r.endsMsg && r.stream != nil {
 				r.stream.inflight--
 			}
-			r.release()
+			if r.sent { // unsent ones are released when flush drops them
+				r.release()
+			}
 		}
 		k := copy(l.unacked, l.unacked[n:])
 		clear(l.unacked[k:])
