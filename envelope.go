@@ -3,6 +3,7 @@ package mesosgot
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 )
 
 // The link frame: one Mesos framework-message payload carrying a batch of
@@ -40,7 +41,8 @@ import (
 const frameVersion2 byte = 2
 
 // frameFlagAckNow asks the receiver to acknowledge at once instead of after
-// its ack delay; set on frames that carry retransmitted records.
+// its ack delay; set on frames that carry retransmitted records and on the
+// data frame that fills the sender's frame window (link.go).
 const frameFlagAckNow byte = 1 << 0
 
 // maxSacks is the largest number of SACK ranges a frame may carry.
@@ -183,13 +185,38 @@ func appendFrame(dst []byte, f *frame) []byte {
 	return dst
 }
 
+// uvarintLen is the length of the unsigned varint encoding of x.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+
+// frameLen returns the exact length of appendFrame's encoding of f.
+func frameLen(f *frame) int {
+	n := frameFixedLen + uvarintLen(f.Ack) + uvarintLen(f.Base) + uvarintLen(uint64(len(f.Sacks)))
+	prev := f.Ack
+	for _, r := range f.Sacks {
+		n += uvarintLen(r.Start-prev) + uvarintLen(r.End-r.Start)
+		prev = r.End
+	}
+	n += uvarintLen(uint64(len(f.Records)))
+	next := f.Base
+	for i := range f.Records {
+		r := &f.Records[i]
+		n += 1 + uvarintLen(r.Seq-next) + uvarintLen(uint64(len(r.Stream))) + len(r.Stream)
+		next = r.Seq + 1
+		switch r.Kind {
+		case recCredit:
+			n += uvarintLen(r.Total)
+			continue
+		case recFragFirst:
+			n += uvarintLen(r.Total)
+		}
+		n += uvarintLen(uint64(len(r.Data))) + len(r.Data)
+	}
+	return n
+}
+
 // encodeFrame returns the encoding of f as a framework-message payload.
 func encodeFrame(f *frame) string {
-	n := frameHeaderMax
-	for i := range f.Records {
-		n += recordEncodedMax(&f.Records[i])
-	}
-	return string(appendFrame(make([]byte, 0, n), f))
+	return string(appendFrame(make([]byte, 0, frameLen(f)), f))
 }
 
 // frameReader reads the parts of a frame from a string, remembering the

@@ -56,10 +56,39 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := encodeFrame(&tt.f)
 			require.Equal(t, frameVersion2, s[0])
+			assert.Equal(t, len(s), frameLen(&tt.f))
 			var got frame
 			require.NoError(t, decodeFrame(s, &got))
 			assert.Equal(t, normFrame(tt.f), normFrame(got))
 		})
+	}
+}
+
+// TestEnvelopeFrameLen checks that frameLen is the exact encoded length
+// around every varint length boundary.
+func TestEnvelopeFrameLen(t *testing.T) {
+	var vals []uint64
+	for sh := 0; sh < 64; sh += 7 {
+		v := uint64(1) << sh
+		vals = append(vals, v-1, v, v+1)
+	}
+	vals = append(vals, ^uint64(0)-1)
+	for _, v := range vals {
+		f := frame{SrcEpoch: 1, DstEpoch: v, Ack: v, Base: max(v, 1),
+			Sacks: []seqRange{{Start: v, End: v + 1}},
+			Records: []frameRecord{
+				{Kind: recFragFirst, Seq: max(v, 1), Stream: strings.Repeat("s", int(v%300)), Data: "d", Total: v},
+				{Kind: recCredit, Seq: max(v, 1) + 1 + v%200, Stream: "c", Total: v},
+				{Kind: recMsg, Seq: max(v, 1) + 2 + v%200, Data: strings.Repeat("x", int(v%20000))},
+			}}
+		assert.Equal(t, len(appendFrame(nil, &f)), frameLen(&f), "value %d", v)
+	}
+	for _, n := range []int{0, 1, 127, 128, 16383, 16384} {
+		f := frame{SrcEpoch: 1, Base: 1, Records: make([]frameRecord, n)}
+		for i := range f.Records {
+			f.Records[i] = frameRecord{Kind: recMsg, Seq: uint64(i + 1)}
+		}
+		assert.Equal(t, len(appendFrame(nil, &f)), frameLen(&f), "%d records", n)
 	}
 }
 
@@ -139,6 +168,9 @@ func FuzzEnvelopeDecode(f *testing.F) {
 				t.Fatalf("error does not wrap ErrMalformedMsg: %v", err)
 			}
 		} else {
+			if n := len(appendFrame(nil, &fr)); n != frameLen(&fr) {
+				t.Fatalf("frameLen %d, encoding %d bytes", frameLen(&fr), n)
+			}
 			var again frame
 			if err := decodeFrame(encodeFrame(&fr), &again); err != nil {
 				t.Fatalf("re-encoded frame does not decode: %v", err)

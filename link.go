@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // The link: exactly-once, in-order, flow-controlled delivery of GoTaskMsgs
@@ -34,6 +35,18 @@ import (
 //     receiver returns credit with sequenced recCredit records carrying its
 //     cumulative consumed count (idempotent, so loss and duplication are
 //     harmless). A stream whose receiver does not consume blocks only itself.
+//   - Frame window (Nagle's rule for framework messages): at most
+//     MaxInflightFrames data frames carrying records sent for the first time
+//     are unacknowledged (cumulatively). While that many are, records never
+//     sent yet are held and accumulate, unless they fill a whole frame
+//     (MaxBatchMsgs records or MaxFrameBytes); once an ack frees the window
+//     they go together in as few frames as possible. Retransmissions and
+//     header-only frames are never held. The data frame that brings the
+//     count to the limit carries frameFlagAckNow so the peer acknowledges at
+//     once, without waiting AckDelayTicks: a lone message on an idle link
+//     goes out at the next Ready, a burst costs about one frame per round
+//     trip instead of one per Ready. Acks are header-only when nothing else
+//     can go, so two capped ends never wait for each other.
 //   - Messages larger than a frame are split into fragments (never
 //     interleaved with other messages, only with credit records),
 //     each counted against the window, and reassembled at the receiver.
@@ -101,6 +114,11 @@ type linkConfig struct {
 	// once reached, Send refuses every stream (the last message accepted may
 	// overshoot it by up to MaxMsgBytes).
 	QueueBytes int
+	// MaxInflightFrames is the most unacknowledged data frames (frames with
+	// records sent for the first time) before the link holds new records
+	// that do not fill a frame; see the protocol summary. 0 means no limit
+	// (a frame on every Ready that has records); negative means the default.
+	MaxInflightFrames int
 }
 
 // defaultLinkConfig returns the link configuration used by the scheduler and
@@ -118,12 +136,16 @@ func defaultLinkConfig() linkConfig {
 		MaxRTOTicks:   200,
 		MaxMsgBytes:   16 << 20,
 		QueueBytes:    64 << 20,
+		// Two frames in flight keep a lone message's latency at one
+		// frame and let a burst's records merge while the first frame
+		// is acknowledged.
+		MaxInflightFrames: 2,
 	}
 }
 
 // normalized returns c with fields that are zero or negative replaced by
-// their defaults (AckDelayTicks only when negative) and with
-// MaxFrameBytes >= minFrameBytes and MaxRTOTicks >= RTOTicks.
+// their defaults (AckDelayTicks and MaxInflightFrames only when negative)
+// and with MaxFrameBytes >= minFrameBytes and MaxRTOTicks >= RTOTicks.
 func (c linkConfig) normalized() linkConfig {
 	d := defaultLinkConfig()
 	fix := func(v *int, def int) {
@@ -143,6 +165,9 @@ func (c linkConfig) normalized() linkConfig {
 	fix(&c.QueueBytes, d.QueueBytes)
 	if c.AckDelayTicks < 0 {
 		c.AckDelayTicks = d.AckDelayTicks
+	}
+	if c.MaxInflightFrames < 0 {
+		c.MaxInflightFrames = d.MaxInflightFrames
 	}
 	c.MaxFrameBytes = max(c.MaxFrameBytes, minFrameBytes)
 	c.MaxRTOTicks = max(c.MaxRTOTicks, c.RTOTicks)
@@ -188,6 +213,12 @@ type linkStats struct {
 	// MaxInflightMsgs and MaxInflightBytes are the high-water marks of
 	// unacknowledged records and their bytes.
 	MaxInflightMsgs, MaxInflightBytes int
+	// MaxInflightFrames is the high-water mark of unacknowledged data
+	// frames (it exceeds the configured limit only by full frames).
+	MaxInflightFrames int
+	// HeldFlushes counts Ready calls that held records never sent because
+	// MaxInflightFrames data frames were unacknowledged.
+	HeldFlushes uint64
 	// MaxReorderMsgs and MaxReorderBytes are the high-water marks of the
 	// receiver's out-of-order buffer.
 	MaxReorderMsgs, MaxReorderBytes int
@@ -211,7 +242,7 @@ type outRec struct {
 	endsMsg bool
 	// sentAt is the tick the record was last put in a frame.
 	sentAt int64
-	// queued means the record waits in sendQ to be put in a frame.
+	// queued means the record waits in newQ or retxQ to be put in a frame.
 	queued bool
 	// sent means the record was put in a frame at least once.
 	sent bool
@@ -288,7 +319,11 @@ type assembler struct {
 //   - Call Ready after every batch of Send/Recv/Consumed/Tick calls and send
 //     every frame it returns with SendFrameworkMessage (order does not
 //     matter; send errors can be ignored, the link retransmits). Calling
-//     Send many times before one Ready batches messages into fewer frames.
+//     Send many times before one Ready batches messages into fewer frames;
+//     under load the frame window (MaxInflightFrames) batches as well, so
+//     a Ready with work queued may return no frame.
+//   - The slices Ready returns are reused by the next Ready: range over
+//     them (copying the GoTaskMsg values is fine) before calling it again.
 //   - Call Tick at a fixed period (e.g. every 10ms; RTOTicks and
 //     AckDelayTicks count these ticks), then Ready.
 //   - Hand each delivered message to the application and call Consumed
@@ -319,8 +354,22 @@ type link struct {
 	unacked []*outRec
 	// inflightBytes sums the sizes of unacked.
 	inflightBytes int
-	// sendQ holds records to put in the next frames.
-	sendQ []*outRec
+	// newQ holds, from index newHead on, the records never sent, in
+	// sequence order (they are appended as they get sequence numbers and
+	// sent in that order, so every sent record precedes every one here).
+	newQ []*outRec
+	// newHead is the index of the first record of newQ not sent yet.
+	newHead int
+	// newBytes sums recordEncodedMax over newQ[newHead:].
+	newBytes int
+	// retxQ holds records queued for retransmission (each at most once).
+	retxQ []*outRec
+	// dataFrames holds, in ascending order, the highest sequence number of
+	// each unacknowledged data frame (a frame with records sent for the
+	// first time): the frame window of MaxInflightFrames.
+	dataFrames []uint64
+	// slab is the rest of the block newRec takes outRecs from.
+	slab []outRec
 	// rto is the current retransmission timeout.
 	rto int
 	// timerOn and deadline are the retransmission timer.
@@ -358,6 +407,13 @@ type link struct {
 	rstreams map[string]*recvStream
 	// deliver holds messages for the next Ready.
 	deliver []GoTaskMsg
+	// deliverOut is what the last Ready returned as deliver; its array
+	// becomes deliver again at the next Ready.
+	deliverOut []GoTaskMsg
+	// inLen is the length of the payload Recv is processing: delivered
+	// data at least a quarter of it is a substring of the payload instead
+	// of a copy (see keep).
+	inLen int
 	// ackOwed means data arrived that no outgoing frame has acknowledged yet.
 	ackOwed bool
 	// ackDue is the tick from which a header-only ack may be sent.
@@ -367,12 +423,13 @@ type link struct {
 
 	// frames holds encoded frames for the next Ready.
 	frames []string
+	// framesOut is what the last Ready returned as frames; its array
+	// becomes frames again at the next Ready.
+	framesOut []string
 	// in is the scratch frame Recv decodes into.
 	in frame
 	// out is the scratch frame Ready encodes from.
 	out frame
-	// buf is the scratch encoding buffer.
-	buf []byte
 }
 
 // newLink returns a link with configuration cfg (normalized: see
@@ -485,13 +542,13 @@ func (l *link) onTimeout() {
 		}
 		if l.now-r.sentAt >= int64(l.rto) {
 			r.queued = true
-			l.sendQ = append(l.sendQ, r)
+			l.retxQ = append(l.retxQ, r)
 			queued = true
 		}
 	}
 	if !queued && first != nil {
 		first.queued = true
-		l.sendQ = append(l.sendQ, first)
+		l.retxQ = append(l.retxQ, first)
 	}
 	l.rto = min(l.rto*2, l.cfg.MaxRTOTicks)
 	l.stats.MaxRTOTicks = max(l.stats.MaxRTOTicks, l.rto)
@@ -524,12 +581,27 @@ func (l *link) creditThreshold() uint64 {
 // Ready returns the frames to send now, each a framework-message payload,
 // and the messages to deliver, in order, and forgets them. Call it after
 // every batch of Send, Recv, Consumed and Tick calls.
+//
+// The two slices are reused: they stay valid (other calls, Recv included,
+// do not touch them) only until the next Ready, which overwrites them. Use
+// or copy their elements before then; the strings themselves are immutable
+// and may be kept.
 func (l *link) Ready() (frames []string, deliver []GoTaskMsg) {
 	l.pump()
 	l.flush()
-	frames, deliver = l.frames, l.deliver
-	l.frames, l.deliver = nil, nil
+	// The previous call's slices are free again: release what they
+	// reference and collect the next call's output in them.
+	clear(l.framesOut)
+	clear(l.deliverOut)
+	frames, l.frames, l.framesOut = l.frames, l.framesOut[:0], l.frames
+	deliver, l.deliver, l.deliverOut = l.deliver, l.deliverOut[:0], l.deliver
 	l.stats.MsgsDelivered += uint64(len(deliver))
+	if len(frames) == 0 {
+		frames = nil
+	}
+	if len(deliver) == 0 {
+		deliver = nil
+	}
 	return frames, deliver
 }
 
@@ -630,14 +702,25 @@ func (l *link) pumpMsg() bool {
 	return false
 }
 
+// outRecBlock is how many outRecs newRec allocates at once.
+const outRecBlock = 64
+
 // newRec gives r the next sequence number and queues it to be sent.
 func (l *link) newRec(r frameRecord, s *sendStream, size int, endsMsg bool) {
 	r.Seq = l.nextSeq
 	l.nextSeq++
-	or := &outRec{frameRecord: r, stream: s, size: size, endsMsg: endsMsg, queued: true}
+	if len(l.slab) == 0 {
+		// A block is freed once all its records are acknowledged and
+		// dropped; onAck clears their data so it is not kept alive.
+		l.slab = make([]outRec, outRecBlock)
+	}
+	or := &l.slab[0]
+	l.slab = l.slab[1:]
+	*or = outRec{frameRecord: r, stream: s, size: size, endsMsg: endsMsg, queued: true}
 	l.unacked = append(l.unacked, or)
 	l.inflightBytes += size
-	l.sendQ = append(l.sendQ, or)
+	l.newQ = append(l.newQ, or)
+	l.newBytes += recordEncodedMax(&or.frameRecord)
 	l.stats.MaxInflightMsgs = max(l.stats.MaxInflightMsgs, len(l.unacked))
 	l.stats.MaxInflightBytes = max(l.stats.MaxInflightBytes, l.inflightBytes)
 }
@@ -672,65 +755,150 @@ func (l *link) header(flags byte) {
 	}
 }
 
-// flush packs the records of sendQ into frames bounded by MaxBatchMsgs and
-// MaxFrameBytes, each carrying the current ack; with no record to send and
-// an ack (or hello) due, it emits a header-only frame.
+// flush packs records into frames bounded by MaxBatchMsgs and
+// MaxFrameBytes, each carrying the current ack: first every queued
+// retransmission, then records never sent, as far as the frame window
+// allows (see the protocol summary). With no frame to send and an ack (or
+// hello) due, it emits a header-only frame. Its cost is proportional to
+// the records it sends: newQ and retxQ are kept in sequence order.
 func (l *link) flush() {
-	q := l.sendQ[:0]
-	for _, r := range l.sendQ {
-		if r.acked || r.sacked {
-			r.queued = false
-			continue
+	if len(l.retxQ) == 0 {
+		if l.newHead == len(l.newQ) {
+			l.flushAck()
+			return
 		}
-		q = append(q, r)
-	}
-	clear(l.sendQ[len(q):])
-	l.sendQ = q
-	if len(q) == 0 {
-		if l.helloOwed || (l.ackOwed && l.now >= l.ackDue) {
-			l.header(0)
-			l.emit()
-			l.stats.AckFramesSent++
+		if l.capped() && !l.fillsFrame(frameHeaderMax, 0) {
+			l.stats.HeldFlushes++
+			l.flushAck()
+			return
 		}
-		return
-	}
-	if !slices.IsSortedFunc(q, cmpOutRec) {
-		slices.SortFunc(q, cmpOutRec)
 	}
 	l.header(0)
 	hsize := frameHeaderMax
-	size, retx := hsize, false
-	for _, r := range q {
-		rs := recordEncodedMax(&r.frameRecord)
-		if n := len(l.out.Records); n > 0 && (n >= l.cfg.MaxBatchMsgs || size+rs > l.cfg.MaxFrameBytes) {
-			if retx {
-				l.out.Flags |= frameFlagAckNow
-			}
-			l.emit()
-			l.header(0)
-			size, retx = hsize, false
+	size, retx, fresh, last := hsize, false, false, uint64(0)
+	emitted, sent := false, false
+	closeFrame := func() {
+		l.closeFrame(retx, fresh, last)
+		emitted = true
+		l.header(0)
+		size, retx, fresh = hsize, false, false
+	}
+	if len(l.retxQ) > 0 {
+		// Appended in order by each timeout or SACK, but two batches may
+		// interleave; the queue is short.
+		if !slices.IsSortedFunc(l.retxQ, cmpOutRec) {
+			slices.SortFunc(l.retxQ, cmpOutRec)
 		}
+		for _, r := range l.retxQ {
+			r.queued = false
+			if r.acked || r.sacked {
+				continue
+			}
+			rs := recordEncodedMax(&r.frameRecord)
+			if n := len(l.out.Records); n > 0 && (n >= l.cfg.MaxBatchMsgs || size+rs > l.cfg.MaxFrameBytes) {
+				closeFrame()
+			}
+			l.out.Records = append(l.out.Records, r.frameRecord)
+			size += rs
+			r.sentAt = l.now
+			retx, sent = true, true
+			l.stats.Retransmits++
+			l.stats.RecordsSent++
+		}
+		clear(l.retxQ)
+		l.retxQ = l.retxQ[:0]
+	}
+	held := false
+	for l.newHead < len(l.newQ) {
+		r := l.newQ[l.newHead]
+		rs := recordEncodedMax(&r.frameRecord)
+		if r.acked { // acknowledged unsent: only a confused peer does that
+			l.popNew(rs)
+			r.queued = false
+			r.release()
+			continue
+		}
+		if n := len(l.out.Records); n > 0 && (n >= l.cfg.MaxBatchMsgs || size+rs > l.cfg.MaxFrameBytes) {
+			closeFrame()
+		}
+		if !fresh && l.capped() && !l.fillsFrame(size, len(l.out.Records)) {
+			held = true
+			break
+		}
+		l.popNew(rs)
 		l.out.Records = append(l.out.Records, r.frameRecord)
 		size += rs
-		r.queued = false
-		r.sentAt = l.now
-		if r.sent {
-			retx = true
-			l.stats.Retransmits++
-		}
-		r.sent = true
+		r.queued, r.sent, r.sentAt = false, true, l.now
+		fresh, last, sent = true, r.Seq, true
 		l.stats.RecordsSent++
+	}
+	if held {
+		l.stats.HeldFlushes++
+	}
+	if len(l.out.Records) > 0 {
+		closeFrame()
+	}
+	if l.newHead == len(l.newQ) {
+		clear(l.newQ)
+		l.newQ, l.newHead = l.newQ[:0], 0
+	} else if l.newHead >= 64 && l.newHead*2 >= len(l.newQ) {
+		k := copy(l.newQ, l.newQ[l.newHead:])
+		clear(l.newQ[k:])
+		l.newQ, l.newHead = l.newQ[:k], 0
+	}
+	if !emitted {
+		l.flushAck()
+	}
+	if sent && !l.timerOn {
+		l.timerOn = true
+		l.deadline = l.now + int64(l.rto)
+	}
+}
+
+// flushAck emits a header-only frame when an ack or a hello is due.
+func (l *link) flushAck() {
+	if l.helloOwed || (l.ackOwed && l.now >= l.ackDue) {
+		l.header(0)
+		l.emit()
+		l.stats.AckFramesSent++
+	}
+}
+
+// capped reports whether MaxInflightFrames data frames are unacknowledged.
+func (l *link) capped() bool {
+	return l.cfg.MaxInflightFrames > 0 && len(l.dataFrames) >= l.cfg.MaxInflightFrames
+}
+
+// fillsFrame reports whether the records never sent fill the rest of a
+// frame that already holds n records of size encoded bytes (header
+// included): such a frame goes even when the frame window is full.
+func (l *link) fillsFrame(size, n int) bool {
+	return n+len(l.newQ)-l.newHead >= l.cfg.MaxBatchMsgs || size+l.newBytes >= l.cfg.MaxFrameBytes
+}
+
+// popNew takes the first record off newQ; rs is its recordEncodedMax.
+func (l *link) popNew(rs int) {
+	l.newQ[l.newHead] = nil
+	l.newHead++
+	l.newBytes -= rs
+}
+
+// closeFrame emits l.out, whose records include retransmissions if retx
+// and records sent for the first time if fresh, the highest being last.
+// A fresh frame enters the frame window; the one that fills it asks for an
+// ack at once, as does a frame with retransmissions.
+func (l *link) closeFrame(retx, fresh bool, last uint64) {
+	if fresh {
+		l.dataFrames = append(l.dataFrames, last)
+		l.stats.MaxInflightFrames = max(l.stats.MaxInflightFrames, len(l.dataFrames))
+		if l.capped() {
+			retx = true
+		}
 	}
 	if retx {
 		l.out.Flags |= frameFlagAckNow
 	}
 	l.emit()
-	clear(l.sendQ)
-	l.sendQ = l.sendQ[:0]
-	if !l.timerOn {
-		l.timerOn = true
-		l.deadline = l.now + int64(l.rto)
-	}
 }
 
 // cmpOutRec orders records by sequence number.
@@ -739,8 +907,10 @@ func cmpOutRec(a, b *outRec) int { return cmp.Compare(a.Seq, b.Seq) }
 // emit encodes l.out into l.frames; the frame acknowledges everything
 // received so far.
 func (l *link) emit() {
-	l.buf = appendFrame(l.buf[:0], &l.out)
-	l.frames = append(l.frames, string(l.buf))
+	// Each frame gets its own exactly sized buffer, never written again
+	// once encoded, so it can become the string without a copy.
+	b := appendFrame(make([]byte, 0, frameLen(&l.out)), &l.out)
+	l.frames = append(l.frames, unsafe.String(unsafe.SliceData(b), len(b)))
 	clear(l.out.Records)
 	l.out.Records = l.out.Records[:0]
 	l.stats.FramesSent++
@@ -764,6 +934,7 @@ func (l *link) Recv(payload string) error {
 		f.Records = f.Records[:0]
 	}()
 	l.stats.FramesRecv++
+	l.inLen = len(payload)
 	if slices.Contains(l.oldPeers, f.SrcEpoch) {
 		l.stats.StaleFrames++
 		return nil
@@ -826,11 +997,15 @@ func (l *link) restart(epoch, base uint64) {
 	l.stats.DroppedOnRestart += uint64(dropped)
 	for _, r := range l.unacked {
 		r.acked = true
+		r.release()
 	}
 	clear(l.unacked)
 	l.unacked = l.unacked[:0]
-	clear(l.sendQ)
-	l.sendQ = l.sendQ[:0]
+	clear(l.newQ)
+	l.newQ, l.newHead, l.newBytes = l.newQ[:0], 0, 0
+	clear(l.retxQ)
+	l.retxQ = l.retxQ[:0]
+	l.dataFrames = l.dataFrames[:0]
 	l.active, l.rr, l.frag = nil, 0, nil
 	l.queuedMsgs, l.queuedBytes, l.inflightBytes = 0, 0, 0
 	l.base = l.nextSeq
@@ -876,11 +1051,21 @@ func (l *link) onAck(ack uint64, sacks []seqRange) {
 			if r.endsMsg && r.stream != nil {
 				r.stream.inflight--
 			}
+			if r.sent { // unsent ones are released when flush drops them
+				r.release()
+			}
 		}
 		k := copy(l.unacked, l.unacked[n:])
 		clear(l.unacked[k:])
 		l.unacked = l.unacked[:k]
 		l.base = ack
+		k = 0
+		for k < len(l.dataFrames) && l.dataFrames[k] < ack {
+			k++
+		}
+		if k > 0 {
+			l.dataFrames = l.dataFrames[:copy(l.dataFrames, l.dataFrames[k:])]
+		}
 		l.rto = l.cfg.RTOTicks
 		if len(l.unacked) == 0 {
 			l.timerOn = false
@@ -891,7 +1076,11 @@ func (l *link) onAck(ack uint64, sacks []seqRange) {
 	for _, sr := range sacks {
 		lo, hi := max(sr.Start, l.base), min(sr.End, l.nextSeq)
 		for seq := lo; seq < hi; seq++ {
-			l.unacked[seq-l.base].sacked = true
+			// Only a confused peer SACKs what was never sent; ignoring
+			// that keeps newQ free of SACKed records.
+			if r := l.unacked[seq-l.base]; r.sent {
+				r.sacked = true
+			}
 		}
 	}
 	if len(sacks) > 0 {
@@ -926,7 +1115,7 @@ func (l *link) fastRetransmit() {
 			continue
 		}
 		r.queued = true
-		l.sendQ = append(l.sendQ, r)
+		l.retxQ = append(l.retxQ, r)
 		l.stats.FastRetransmits++
 	}
 }
@@ -943,7 +1132,7 @@ func (l *link) onRecord(r *frameRecord) {
 	case r.Seq < l.expected:
 		l.stats.DupsDropped++
 	case r.Seq == l.expected:
-		l.apply(r)
+		l.apply(r, false)
 		l.expected++
 		l.drain()
 	case r.Seq-l.expected >= uint64(l.cfg.WindowMsgs):
@@ -962,7 +1151,7 @@ func (l *link) onRecord(r *frameRecord) {
 			l.stats.BeyondWindow++
 			return
 		}
-		*slot = frameRecord{Kind: r.Kind, Seq: r.Seq, Stream: strings.Clone(r.Stream), Data: strings.Clone(r.Data), Total: r.Total}
+		*slot = frameRecord{Kind: r.Kind, Seq: r.Seq, Stream: strings.Clone(r.Stream), Data: l.keep(r.Data), Total: r.Total}
 		l.ringCount++
 		l.ringBytes += size
 		l.ringMax = max(l.ringMax, r.Seq)
@@ -984,19 +1173,42 @@ func (l *link) drain() {
 		*slot = frameRecord{}
 		l.ringCount--
 		l.ringBytes -= len(r.Stream) + len(r.Data)
-		l.apply(&r)
+		l.apply(&r, true)
 		l.expected++
 	}
 	l.ringMax = 0
 }
 
-// apply applies the in-order record r.
-func (l *link) apply(r *frameRecord) {
+// keep returns data, a substring of the payload being received, in a form
+// that may outlive it in a delivered message or the reorder buffer: data
+// itself (no copy) when it is at least a quarter of the payload, so a
+// message kept by the application holds at most four times its size in
+// memory, else a copy.
+func (l *link) keep(data string) string {
+	if 4*len(data) >= l.inLen {
+		return data
+	}
+	return strings.Clone(data)
+}
+
+// release drops what an acknowledged record references, so that the
+// record's block does not keep message data alive.
+func (r *outRec) release() {
+	r.Stream, r.Data, r.stream = "", "", nil
+}
+
+// apply applies the in-order record r; owned means r's strings were
+// already made independent of the payload (see keep).
+func (l *link) apply(r *frameRecord, owned bool) {
 	a := &l.asm
 	switch r.Kind {
 	case recMsg:
 		l.abortAsm()
-		l.deliverMsg(r.Stream, strings.Clone(r.Data))
+		data := r.Data
+		if !owned {
+			data = l.keep(data)
+		}
+		l.deliverMsg(r.Stream, data)
 	case recFragFirst:
 		l.abortAsm()
 		a.active, a.stream = true, strings.Clone(r.Stream)

@@ -25,6 +25,8 @@ func testConfig() linkConfig {
 		MaxRTOTicks:   200,
 		MaxMsgBytes:   1 << 20,
 		QueueBytes:    1 << 20,
+		// The frame window is on, as in defaultLinkConfig.
+		MaxInflightFrames: 2,
 	}
 }
 
@@ -230,9 +232,20 @@ func TestLinkDuplicateDropped(t *testing.T) {
 	assert.Equal(t, uint64(6), p.b.Stats().DupsDropped)
 }
 
-// TestLinkOutOfOrder checks reordering, SACK and selective retransmission.
+// TestLinkOutOfOrder checks reordering, SACK and selective retransmission,
+// with one frame per message (no frame window) and under the frame window.
 func TestLinkOutOfOrder(t *testing.T) {
-	p := newPair(t, testConfig())
+	t.Run("uncapped", testLinkOutOfOrderUncapped)
+	t.Run("capped", testLinkOutOfOrderCapped)
+}
+
+// testLinkOutOfOrderUncapped sends three frames of one message each (no
+// frame window), delivers the third first and checks that the SACK limits
+// the retransmission to the first two.
+func testLinkOutOfOrderUncapped(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxInflightFrames = 0
+	p := newPair(t, cfg)
 	var fs []string
 	for _, m := range msgs("t-0", 3) {
 		require.NoError(t, p.a.Send(m))
@@ -270,6 +283,304 @@ func TestLinkOutOfOrder(t *testing.T) {
 	assert.Equal(t, uint64(2), p.b.Stats().DupsDropped)
 	p.settle(100)
 	assert.True(t, p.a.Idle())
+}
+
+// testLinkOutOfOrderCapped is the same story under a frame window of 2:
+// two frames go, the third message is held; the second frame arrives
+// first and is SACKed at once (it filled the window: AckNow); on timeout
+// only the first is retransmitted while the third message is still held;
+// the held message goes after the ack and everything is delivered once,
+// in order.
+func testLinkOutOfOrderCapped(t *testing.T) {
+	p := newPair(t, testConfig())
+	var fs []string
+	for i, m := range msgs("t-0", 3) {
+		require.NoError(t, p.a.Send(m))
+		f, _ := p.a.Ready()
+		if i == 2 {
+			require.Empty(t, f, "the window is full: the third message waits")
+			continue
+		}
+		require.Len(t, f, 1)
+		fs = append(fs, f[0])
+	}
+	assert.NotZero(t, decodeT(t, fs[1]).Flags&frameFlagAckNow, "the frame filling the window asks for an ack now")
+	// The second frame arrives first: nothing deliverable, SACKed at once.
+	require.NoError(t, p.b.Recv(fs[1]))
+	fb := p.ready(p.b)
+	assert.Empty(t, p.gotB)
+	require.Len(t, fb, 1)
+	ack := decodeT(t, fb[0])
+	assert.Equal(t, uint64(1), ack.Ack)
+	assert.Equal(t, []seqRange{{Start: 2, End: 3}}, ack.Sacks)
+	require.NoError(t, p.a.Recv(fb[0]))
+	fa, _ := p.a.Ready()
+	assert.Empty(t, fa, "a SACK frees no frame of the window")
+	// On timeout a resends only 1; 3 is still held.
+	for range 20 {
+		p.a.Tick()
+	}
+	fa, _ = p.a.Ready()
+	require.Len(t, fa, 1)
+	re := decodeT(t, fa[0])
+	require.Len(t, re.Records, 1)
+	assert.Equal(t, uint64(1), re.Records[0].Seq)
+	assert.NotZero(t, re.Flags&frameFlagAckNow)
+	// Original 1 arrives, then its retransmission (a duplicate).
+	require.NoError(t, p.b.Recv(fs[0]))
+	require.NoError(t, p.b.Recv(fa[0]))
+	fb = p.ready(p.b)
+	assert.Equal(t, msgs("t-0", 2), p.gotB)
+	require.Len(t, fb, 1, "acked at once (AckNow)")
+	assert.Equal(t, uint64(3), decodeT(t, fb[0]).Ack)
+	require.NoError(t, p.a.Recv(fb[0]))
+	fa, _ = p.a.Ready()
+	require.Len(t, fa, 1, "the window is free: the held message goes")
+	f := decodeT(t, fa[0])
+	require.Len(t, f.Records, 1)
+	assert.Equal(t, uint64(3), f.Records[0].Seq)
+	require.NoError(t, p.b.Recv(fa[0]))
+	p.settle(100)
+	assert.Equal(t, msgs("t-0", 3), p.gotB)
+	assert.Equal(t, uint64(1), p.b.Stats().OutOfOrder)
+	assert.Equal(t, uint64(1), p.b.Stats().DupsDropped)
+	assert.True(t, p.a.Idle())
+	assert.True(t, p.b.Idle())
+}
+
+// TestLinkFrameWindow checks the frame window (MaxInflightFrames): when
+// records go at once, when they are held, and that held records go
+// together after the ack.
+func TestLinkFrameWindow(t *testing.T) {
+	// sendReady sends one message of stream t-0 (data "m<i>") and returns
+	// what Ready emits.
+	sendReady := func(t *testing.T, l *link, i int) []string {
+		t.Helper()
+		require.NoError(t, l.Send(GoTaskMsg{TaskName: "t-0", MessageData: fmt.Sprint("m", i)}))
+		fs, _ := l.Ready()
+		return fs
+	}
+	// seqs returns the sequence numbers of a frame's records.
+	seqs := func(t *testing.T, s string) []uint64 {
+		var out []uint64
+		for _, r := range decodeT(t, s).Records {
+			out = append(out, r.Seq)
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		window int
+		run    func(t *testing.T, p *pair)
+	}{
+		{"lone message goes at once", 2, func(t *testing.T, p *pair) {
+			fs := sendReady(t, p.a, 0)
+			require.Len(t, fs, 1)
+			f := decodeT(t, fs[0])
+			assert.Equal(t, []uint64{1}, seqs(t, fs[0]))
+			assert.Zero(t, f.Flags&frameFlagAckNow, "the window is not full yet")
+			// After the ack the next lone message goes at once too.
+			require.NoError(t, p.b.Recv(fs[0]))
+			p.settle(10)
+			assert.True(t, p.a.Idle())
+			require.Len(t, sendReady(t, p.a, 1), 1)
+		}},
+		{"window 1: every data frame asks for an ack now", 1, func(t *testing.T, p *pair) {
+			fs := sendReady(t, p.a, 0)
+			require.Len(t, fs, 1)
+			assert.NotZero(t, decodeT(t, fs[0]).Flags&frameFlagAckNow)
+			assert.Empty(t, sendReady(t, p.a, 1))
+		}},
+		{"frame filling the window asks for an ack now", 3, func(t *testing.T, p *pair) {
+			var flags []bool
+			for i := range 3 {
+				fs := sendReady(t, p.a, i)
+				require.Len(t, fs, 1)
+				flags = append(flags, decodeT(t, fs[0]).Flags&frameFlagAckNow != 0)
+			}
+			assert.Equal(t, []bool{false, false, true}, flags)
+			assert.Empty(t, sendReady(t, p.a, 3))
+		}},
+		{"held while full, then sent together in one frame", 2, func(t *testing.T, p *pair) {
+			var first []string
+			for i := range 2 {
+				first = append(first, sendReady(t, p.a, i)...)
+			}
+			require.Len(t, first, 2)
+			for i := 2; i < 7; i++ {
+				assert.Empty(t, sendReady(t, p.a, i), "message %d held", i)
+			}
+			assert.Equal(t, uint64(5), p.a.Stats().HeldFlushes)
+			assert.Equal(t, 7, p.a.Unacked("t-0"))
+			// b acks at once, without a tick: the second frame asked.
+			for _, f := range first {
+				require.NoError(t, p.b.Recv(f))
+			}
+			fb := p.ready(p.b)
+			require.Len(t, fb, 1)
+			ack := decodeT(t, fb[0])
+			assert.Empty(t, ack.Records)
+			assert.Equal(t, uint64(3), ack.Ack)
+			require.NoError(t, p.a.Recv(fb[0]))
+			fa, _ := p.a.Ready()
+			require.Len(t, fa, 1)
+			assert.Equal(t, []uint64{3, 4, 5, 6, 7}, seqs(t, fa[0]))
+			assert.Zero(t, decodeT(t, fa[0]).Flags&frameFlagAckNow, "one frame in flight")
+			require.NoError(t, p.b.Recv(fa[0]))
+			p.settle(10)
+			require.Len(t, p.gotB, 7)
+			for i, m := range p.gotB {
+				assert.Equal(t, fmt.Sprint("m", i), m.MessageData)
+			}
+			assert.Equal(t, uint64(3), p.a.Stats().FramesSent-p.a.Stats().AckFramesSent)
+			assert.Equal(t, 2, p.a.Stats().MaxInflightFrames)
+		}},
+		{"retransmission goes while full, new records stay held", 2, func(t *testing.T, p *pair) {
+			for i := range 2 {
+				require.Len(t, sendReady(t, p.a, i), 1) // both lost
+			}
+			assert.Empty(t, sendReady(t, p.a, 2))
+			var re []string
+			for tick := 1; tick <= 20 && len(re) == 0; tick++ {
+				p.a.Tick()
+				re, _ = p.a.Ready()
+			}
+			require.Len(t, re, 1)
+			f := decodeT(t, re[0])
+			assert.Equal(t, []uint64{1, 2}, seqs(t, re[0]), "only retransmissions")
+			assert.NotZero(t, f.Flags&frameFlagAckNow)
+			assert.Equal(t, uint64(2), p.a.Stats().Retransmits)
+			require.NoError(t, p.b.Recv(re[0]))
+			fb := p.ready(p.b)
+			require.Len(t, fb, 1)
+			require.NoError(t, p.a.Recv(fb[0]))
+			fa, _ := p.a.Ready()
+			require.Len(t, fa, 1)
+			assert.Equal(t, []uint64{3}, seqs(t, fa[0]))
+			require.NoError(t, p.b.Recv(fa[0]))
+			p.settle(10)
+			require.Len(t, p.gotB, 3)
+			assert.True(t, p.a.Idle())
+		}},
+		{"full frames are not held", 1, func(t *testing.T, p *pair) {
+			p.a.cfg.MaxBatchMsgs = 4
+			p.a.cfg.TaskQueue = 100
+			for i := range 9 {
+				require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "t-0", MessageData: fmt.Sprint("m", i)}))
+			}
+			fa, _ := p.a.Ready()
+			require.Len(t, fa, 2, "two full frames; the last message waits")
+			assert.Equal(t, []uint64{1, 2, 3, 4}, seqs(t, fa[0]))
+			assert.Equal(t, []uint64{5, 6, 7, 8}, seqs(t, fa[1]))
+			for _, f := range fa {
+				require.NoError(t, p.b.Recv(f))
+			}
+			p.settle(10)
+			require.Len(t, p.gotB, 9)
+			assert.Equal(t, uint64(3), p.a.Stats().FramesSent-p.a.Stats().AckFramesSent)
+		}},
+		{"window 0: a frame on every Ready", 0, func(t *testing.T, p *pair) {
+			for i := range 10 {
+				require.Len(t, sendReady(t, p.a, i), 1)
+			}
+			assert.Zero(t, p.a.Stats().HeldFlushes)
+		}},
+		{"acks go while both ends are full", 2, func(t *testing.T, p *pair) {
+			var fa, fb []string
+			for i := range 2 {
+				fa = append(fa, sendReady(t, p.a, i)...)
+				fb = append(fb, sendReady(t, p.b, i)...)
+			}
+			require.Len(t, fa, 2)
+			require.Len(t, fb, 2)
+			assert.Empty(t, sendReady(t, p.a, 2))
+			assert.Empty(t, sendReady(t, p.b, 2))
+			for _, f := range fa {
+				require.NoError(t, p.b.Recv(f))
+			}
+			for _, f := range fb {
+				require.NoError(t, p.a.Recv(f))
+			}
+			// Each end is full but owes an ack now: header-only frames.
+			fa, fb = p.ready(p.a), p.ready(p.b)
+			require.Len(t, fa, 1)
+			require.Len(t, fb, 1)
+			assert.Empty(t, decodeT(t, fa[0]).Records)
+			assert.Empty(t, decodeT(t, fb[0]).Records)
+			require.NoError(t, p.b.Recv(fa[0]))
+			require.NoError(t, p.a.Recv(fb[0]))
+			// Both windows are free: the held messages go, acks riding on them.
+			fa, fb = p.ready(p.a), p.ready(p.b)
+			require.Len(t, fa, 1)
+			require.Len(t, fb, 1)
+			assert.Equal(t, []uint64{3}, seqs(t, fa[0]))
+			assert.Equal(t, []uint64{3}, seqs(t, fb[0]))
+			for _, f := range fa {
+				require.NoError(t, p.b.Recv(f))
+			}
+			for _, f := range fb {
+				require.NoError(t, p.a.Recv(f))
+			}
+			p.settle(10)
+			assert.Len(t, p.gotA, 3)
+			assert.Len(t, p.gotB, 3)
+			assert.True(t, p.a.Idle())
+			assert.True(t, p.b.Idle())
+		}},
+		{"peer restart frees the window", 2, func(t *testing.T, p *pair) {
+			require.NoError(t, p.b.Send(GoTaskMsg{TaskName: "t-9", MessageData: "hello"}))
+			p.settle(10) // a knows b's epoch
+			for i := range 2 {
+				require.Len(t, sendReady(t, p.a, i), 1)
+			}
+			assert.Empty(t, sendReady(t, p.a, 2))
+			// b restarts; its new incarnation speaks first.
+			b2 := newLink(p.b.cfg, 0xb2)
+			require.NoError(t, b2.Send(GoTaskMsg{TaskName: "t-9", MessageData: "again"}))
+			fb, _ := b2.Ready()
+			require.ErrorIs(t, p.a.Recv(fb[0]), errPeerRestarted)
+			assert.Empty(t, p.a.dataFrames)
+			fa := sendReady(t, p.a, 3)
+			require.Len(t, fa, 1, "the window is empty after the reset")
+			assert.Len(t, decodeT(t, fa[0]).Records, 1)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.MaxInflightFrames = tt.window
+			tt.run(t, newPair(t, cfg))
+		})
+	}
+}
+
+// TestLinkReadyReuse checks the contract of Ready's slices: Recv does not
+// touch what the last Ready returned, and the next Ready reuses them.
+func TestLinkReadyReuse(t *testing.T) {
+	p := newPair(t, testConfig())
+	for _, m := range msgs("t-0", 2) {
+		require.NoError(t, p.a.Send(m))
+	}
+	fa, _ := p.a.Ready()
+	require.NoError(t, p.b.Recv(fa[0]))
+	_, del := p.b.Ready()
+	require.Equal(t, msgs("t-0", 2), del)
+	// More arrives before the caller is done with del: del is intact.
+	for _, m := range msgs("t-1", 3) {
+		require.NoError(t, p.a.Send(m))
+	}
+	p.a.cfg.MaxInflightFrames = 0
+	fa, _ = p.a.Ready()
+	require.Len(t, fa, 1)
+	require.NoError(t, p.b.Recv(fa[0]))
+	assert.Equal(t, msgs("t-0", 2), del)
+	_, del2 := p.b.Ready()
+	assert.Equal(t, msgs("t-1", 3), del2)
+	// Nothing new: nil, not an empty reused slice.
+	fs, del3 := p.b.Ready()
+	assert.Nil(t, fs)
+	assert.Nil(t, del3)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { p.b.Ready() }), "an idle Ready allocates nothing")
 }
 
 // TestLinkCreditBlocksOneStream checks that an unconsumed stream stops at
@@ -440,27 +751,63 @@ func TestLinkLargeMessageLossy(t *testing.T) {
 }
 
 // TestLinkBatching checks that queued messages share frames, bounded by
-// MaxBatchMsgs and MaxFrameBytes.
+// MaxBatchMsgs and MaxFrameBytes. Without a frame window they all go at
+// once; with a window of 2, the two full frames go at once and the partial
+// rest after the ack.
 func TestLinkBatching(t *testing.T) {
-	cfg := testConfig()
-	cfg.TaskQueue = 1000
-	cfg.TaskCredit = 1000
-	cfg.MaxBatchMsgs = 100
-	p := newPair(t, cfg)
-	for _, m := range msgs("t-0", 250) {
-		require.NoError(t, p.a.Send(m))
-	}
-	fa, _ := p.a.Ready()
-	assert.Len(t, fa, 3, "250 messages in frames of at most 100")
-	// Bytes bound: 1000-byte messages, 8 KiB frames.
-	l := newLink(cfg, 1)
-	for range 20 {
-		require.NoError(t, l.Send(GoTaskMsg{TaskName: "t-0", MessageData: strings.Repeat("x", 1000)}))
-	}
-	fs, _ := l.Ready()
-	assert.Len(t, fs, 3)
-	for _, f := range fs {
-		assert.LessOrEqual(t, len(f), cfg.MaxFrameBytes)
+	for _, window := range []int{0, 2} {
+		t.Run(fmt.Sprintf("window=%d", window), func(t *testing.T) {
+			cfg := testConfig()
+			cfg.TaskQueue = 1000
+			cfg.TaskCredit = 1000
+			cfg.MaxBatchMsgs = 100
+			cfg.MaxInflightFrames = window
+			// Count bound: 250 messages in frames of at most 100.
+			p := newPair(t, cfg)
+			for _, m := range msgs("t-0", 250) {
+				require.NoError(t, p.a.Send(m))
+			}
+			fa, _ := p.a.Ready()
+			var sizes []int
+			for _, f := range fa {
+				sizes = append(sizes, len(decodeT(t, f).Records))
+			}
+			if window == 0 {
+				assert.Equal(t, []int{100, 100, 50}, sizes)
+			} else {
+				assert.Equal(t, []int{100, 100}, sizes, "the partial rest waits for an ack")
+			}
+			for _, f := range fa {
+				require.NoError(t, p.b.Recv(f))
+			}
+			p.settle(10)
+			assert.Equal(t, msgs("t-0", 250), p.gotB)
+			st := p.a.Stats()
+			assert.Equal(t, uint64(3), st.FramesSent-st.AckFramesSent, "data frames")
+			// Bytes bound: 1000-byte messages, 8 KiB frames (7 a frame).
+			p = newPair(t, cfg)
+			for range 20 {
+				require.NoError(t, p.a.Send(GoTaskMsg{TaskName: "t-0", MessageData: strings.Repeat("x", 1000)}))
+			}
+			fa, _ = p.a.Ready()
+			sizes = sizes[:0]
+			for _, f := range fa {
+				assert.LessOrEqual(t, len(f), cfg.MaxFrameBytes)
+				sizes = append(sizes, len(decodeT(t, f).Records))
+			}
+			if window == 0 {
+				assert.Equal(t, []int{7, 7, 6}, sizes)
+			} else {
+				assert.Equal(t, []int{7, 7}, sizes)
+			}
+			for _, f := range fa {
+				require.NoError(t, p.b.Recv(f))
+			}
+			p.settle(10)
+			assert.Len(t, p.gotB, 20)
+			st = p.a.Stats()
+			assert.Equal(t, uint64(3), st.FramesSent-st.AckFramesSent, "data frames")
+		})
 	}
 }
 
@@ -601,6 +948,8 @@ func simConfig() linkConfig {
 		MaxRTOTicks:   64,
 		MaxMsgBytes:   20 << 10,
 		QueueBytes:    64 << 10,
+		// The frame window is on, as in defaultLinkConfig.
+		MaxInflightFrames: 2,
 	}
 }
 
@@ -642,7 +991,11 @@ func simPayload(rng *rand.Rand, stream string, i int) string {
 // TestLinkRandomized drives two links through a channel that drops 20%,
 // duplicates 5%, delays and reorders frames, with traffic both ways on
 // several streams, one consumed slowly. It checks exactly-once in-order
-// delivery, completion and the memory bounds. Failures name the seed.
+// delivery, completion (no deadlock, also with both ends' frame windows
+// full), the memory bounds and, with the small config, that the slow
+// stream does not hold up the others. The frame window is on (2 frames,
+// as by default) except in the "uncapped" config, and 1 frame in "window1".
+// Failures name the seed.
 func TestLinkRandomized(t *testing.T) {
 	seeds := []uint64{1, 2, 3, 42, 1234, 99991, 7, 2026}
 	for i := range uint64(24) {
@@ -660,6 +1013,10 @@ func TestLinkRandomized(t *testing.T) {
 	// With the tight window the link itself is the bottleneck, so the
 	// head-of-line check (fast streams finish well before the slow one)
 	// only applies to the small config.
+	uncapped := simConfig()
+	uncapped.MaxInflightFrames = 0
+	window1 := simConfig()
+	window1.MaxInflightFrames = 1
 	configs := []struct {
 		name     string
 		cfg      linkConfig
@@ -668,6 +1025,8 @@ func TestLinkRandomized(t *testing.T) {
 	}{
 		{"small", simConfig(), seeds, true},
 		{"tight", tight, seeds[:8], false},
+		{"uncapped", uncapped, seeds[:8], true},
+		{"window1", window1, seeds[:8], true},
 	}
 	for _, c := range configs {
 		for _, seed := range c.seeds {
@@ -833,6 +1192,9 @@ func runSim(t *testing.T, seed uint64, cfg linkConfig, checkHOL bool) {
 		}
 		if st.Retransmits == 0 || st.DupsDropped == 0 || st.OutOfOrder == 0 {
 			fail("the channel was not adversarial enough: %+v", st)
+		}
+		if (cfg.MaxInflightFrames > 0) != (st.HeldFlushes > 0) {
+			fail("frame window %d but %d flushes held records", cfg.MaxInflightFrames, st.HeldFlushes)
 		}
 	}
 	t.Logf("seed %d: %d ticks; done at a %v b %v; a %+v", seed, now, a.doneAt, b.doneAt, a.l.Stats())
