@@ -22,9 +22,10 @@ type execTask struct {
 	in         chan GoTaskMsg
 	out        chan GoTaskMsg
 	mailbox    *mailbox
-	outSlots   chan struct{} // one token per message between the pump and the link
-	ended      chan struct{} // closed when the task function has returned
-	statusDone chan struct{} // closed when the final status was sent
+	outSlots   chan struct{}    // one token per message between the pump and the link
+	spare      chan []GoTaskMsg // a batch slice the executor goroutine is done with
+	ended      chan struct{}    // closed when the task function has returned
+	statusDone chan struct{}    // closed when the final status was sent
 
 	// owned by the executor goroutine
 	killAsk    bool
@@ -45,6 +46,7 @@ func newExecTask(name, base string, queue int) *execTask {
 		out:        make(chan GoTaskMsg, DefTaskChanLen),
 		mailbox:    nil,
 		outSlots:   make(chan struct{}, max(queue, 1)),
+		spare:      make(chan []GoTaskMsg, 1),
 		ended:      make(chan struct{}),
 		statusDone: make(chan struct{}),
 	}
@@ -119,8 +121,20 @@ func (t *execTask) pump(exec *GoTaskExecutor) {
 		case <-exec.stop:
 			return false
 		}
-		batch := more([]GoTaskMsg{m})
-		exec.inbox.push(func() { exec.taskOut(t, batch) })
+		var batch []GoTaskMsg
+		select {
+		case batch = <-t.spare:
+		default:
+		}
+		batch = more(append(batch, m))
+		exec.inbox.push(func() {
+			exec.taskOut(t, batch)
+			clear(batch)
+			select {
+			case t.spare <- batch[:0]: // the pump may reuse it
+			default:
+			}
+		})
 		return true
 	}
 	for {

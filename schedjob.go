@@ -102,8 +102,8 @@ type schedJob struct {
 	schedin    chan GoTaskMsg
 	schedout   chan GoTaskMsg
 	schedevent chan SchedEvent
-	inQ        []inItem
-	evQ        []evItem
+	inQ        fifo[inItem]
+	evQ        fifo[evItem]
 	enqueued   uint64 // messages ever put on inQ
 	delivered  uint64 // messages ever handed to schedin
 
@@ -205,20 +205,18 @@ func (j *schedJob) loop() {
 // for schedevent (an event is due once the messages queued before it were
 // delivered), each with its channel, or a nil channel when there is none.
 func (j *schedJob) appHeads() (inCh chan GoTaskMsg, in GoTaskMsg, evCh chan SchedEvent, ev SchedEvent) {
-	if len(j.inQ) > 0 {
-		inCh, in = j.schedin, j.inQ[0].msg
+	if j.inQ.len() > 0 {
+		inCh, in = j.schedin, j.inQ.front().msg
 	}
-	if len(j.evQ) > 0 && j.evQ[0].barrier <= j.delivered {
-		evCh, ev = j.schedevent, j.evQ[0].ev
+	if j.evQ.len() > 0 && j.evQ.front().barrier <= j.delivered {
+		evCh, ev = j.schedevent, j.evQ.front().ev
 	}
 	return inCh, in, evCh, ev
 }
 
 // popIn removes the message appHeads returned, now handed to the app.
 func (j *schedJob) popIn() inItem {
-	it := j.inQ[0]
-	j.inQ[0] = inItem{}
-	j.inQ = j.inQ[1:]
+	it := j.inQ.pop()
 	j.delivered++
 	return it
 }
@@ -226,9 +224,9 @@ func (j *schedJob) popIn() inItem {
 // pushIn hands the app further queued messages while schedin has room,
 // without going round the loop for each.
 func (j *schedJob) pushIn() {
-	for len(j.inQ) > 0 {
+	for j.inQ.len() > 0 {
 		select {
-		case j.schedin <- j.inQ[0].msg:
+		case j.schedin <- j.inQ.front().msg:
 			it := j.popIn()
 			it.conn.link.Consumed(it.msg.TaskName, 1)
 		default:
@@ -239,8 +237,7 @@ func (j *schedJob) pushIn() {
 
 // popEv removes the event appHeads returned, now handed to the app.
 func (j *schedJob) popEv() {
-	j.evQ[0] = evItem{}
-	j.evQ = j.evQ[1:]
+	j.evQ.pop()
 }
 
 // setupTasks expands the app's task requests into named tasks.
@@ -280,7 +277,7 @@ func (j *schedJob) emit(t SchedEventType, data interface{}) {
 	if j.phase == phaseDone {
 		return
 	}
-	j.evQ = append(j.evQ, evItem{ev: SchedEvent{EventType: t, EventData: data}, barrier: j.enqueued})
+	j.evQ.push(evItem{ev: SchedEvent{EventType: t, EventData: data}, barrier: j.enqueued})
 }
 
 func (j *schedJob) registered(frameworkID string) {
@@ -422,7 +419,8 @@ func (j *schedJob) route(m GoTaskMsg) {
 	}
 	if len(t.pending) > 0 || !t.launched {
 		if len(t.pending) >= DefTaskChanLen {
-			j.parked = &m
+			parked := m // a copy of its own, so that m does not escape on every call
+			j.parked = &parked
 			return
 		}
 		t.pending = append(t.pending, m)
@@ -513,7 +511,7 @@ func (j *schedJob) flush() {
 				c.link.Consumed(m.TaskName, 1)
 				continue
 			}
-			j.inQ = append(j.inQ, inItem{msg: m, conn: c})
+			j.inQ.push(inItem{msg: m, conn: c})
 			j.enqueued++
 		}
 	}
@@ -725,7 +723,7 @@ func (j *schedJob) stopDriver() {
 func (j *schedJob) finish() {
 	flushEnd := time.NewTimer(j.s.timing.FlushGrace)
 	defer flushEnd.Stop()
-	for !j.appEnded && (len(j.inQ) > 0 || len(j.evQ) > 0) {
+	for !j.appEnded && (j.inQ.len() > 0 || j.evQ.len() > 0) {
 		inCh, inHead, evCh, evHead := j.appHeads()
 		select {
 		case inCh <- inHead:
@@ -736,8 +734,9 @@ func (j *schedJob) finish() {
 		case <-j.appDone:
 			j.appEnded = true
 		case <-flushEnd.C:
-			log.Warningf("mesosgot: the app scheduler did not take %d messages and %d events at the job's end", len(j.inQ), len(j.evQ))
-			j.inQ, j.evQ = nil, nil
+			log.Warningf("mesosgot: the app scheduler did not take %d messages and %d events at the job's end", j.inQ.len(), j.evQ.len())
+			j.inQ.reset()
+			j.evQ.reset()
 		}
 	}
 	close(j.schedin)
