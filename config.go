@@ -96,9 +96,12 @@ func init() { defineCommandLineFlags() }
 
 // LoadSchedulerConfig loads scheduler config parameters from default
 // settings and command line flags. The flags are defined on
-// flag.CommandLine when the package loads; if the program has not called
-// flag.Parse yet, LoadSchedulerConfig does. It returns a copy, so later
-// changes to it do not touch the flags.
+// flag.CommandLine when the package loads (so a program importing mesosgot
+// must not define flags of the same names itself; use
+// RegisterSchedulerFlags on a FlagSet of its own to avoid the command line
+// entirely); if the program has not called flag.Parse yet,
+// LoadSchedulerConfig does. It returns a copy, so later changes to it do
+// not touch the flags.
 func LoadSchedulerConfig() (config *GoTaskSchedConfig) {
 	c := defineCommandLineFlags()
 	if !flag.Parsed() {
