@@ -833,12 +833,19 @@ func (m *master) statusUpdate(from *upid.UPID, msg *mesos.StatusUpdateMessage) {
 }
 
 func (m *master) statusUpdateAck(from *upid.UPID, msg *mesos.StatusUpdateAcknowledgementMessage) {
+	m.forwardToAgent(from, msg.GetFrameworkId(), msg.GetSlaveId(), msg)
+}
+
+// forwardToAgent passes msg from a framework's scheduler on to an agent
+// that is not lost; messages from a pid that is not the framework's are
+// dropped.
+func (m *master) forwardToAgent(from *upid.UPID, fwID *mesos.FrameworkID, agentID *mesos.SlaveID, msg proto.Message) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.lookup(msg.GetFrameworkId(), from) == nil {
+	if m.lookup(fwID, from) == nil {
 		return
 	}
-	if a := m.agents[msg.GetSlaveId().GetValue()]; a != nil && !a.lost {
+	if a := m.agents[agentID.GetValue()]; a != nil && !a.lost {
 		m.send(&a.pid, msg)
 	}
 }
@@ -874,14 +881,7 @@ func (m *master) executorToFramework(from *upid.UPID, msg *mesos.ExecutorToFrame
 }
 
 func (m *master) frameworkToExecutor(from *upid.UPID, msg *mesos.FrameworkToExecutorMessage) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.lookup(msg.GetFrameworkId(), from) == nil {
-		return
-	}
-	if a := m.agents[msg.GetSlaveId().GetValue()]; a != nil && !a.lost {
-		m.send(&a.pid, msg)
-	}
+	m.forwardToAgent(from, msg.GetFrameworkId(), msg.GetSlaveId(), msg)
 }
 
 func (m *master) killTask(from *upid.UPID, msg *mesos.KillTaskMessage) {
