@@ -529,3 +529,14 @@ func TestOfferRescindedIsAnEvent(t *testing.T) {
 	require.Len(t, rescinded, 1)
 	assert.Equal(t, "offer-42", rescinded[0].EventData)
 }
+
+func TestAppSchedulerPanicWithoutTasksFailsJob(t *testing.T) {
+	checkNoLeak(t)
+	f := newFakeJob(t, 1, func(e *GoTaskExecutor) {})
+	f.sched.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+		panic("early bug")
+	})
+	err := f.run()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "app scheduler panicked: early bug")
+}

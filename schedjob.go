@@ -3,6 +3,7 @@ package mesosgot
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -110,6 +111,7 @@ type schedJob struct {
 	launched bool // the job's LaunchTasks calls were made
 	appDone  chan struct{}
 	appEnded bool
+	appPanic string // the app scheduler's panic value, set before appDone closes
 	jobErr   error
 	deadline time.Time // of the current draining/stopping phase
 }
@@ -142,9 +144,8 @@ func (j *schedJob) loop() {
 		defer close(j.appDone)
 		defer func() {
 			if r := recover(); r != nil {
-				j.s.inbox.push(func() {
-					j.fail(&JobError{Cause: fmt.Sprintf("app scheduler panicked: %v", r)})
-				})
+				log.Errorf("mesosgot: app scheduler panicked: %v\n%s", r, debug.Stack())
+				j.appPanic = fmt.Sprint(r) // read by the loop after appDone closes
 			}
 		}()
 		j.s.app.RunScheduler(j.schedin, j.schedout, j.schedevent)
@@ -186,6 +187,9 @@ func (j *schedJob) loop() {
 			j.popEv()
 		case <-appDone:
 			j.appEnded = true
+			if j.appPanic != "" {
+				j.fail(&JobError{Cause: "app scheduler panicked: " + j.appPanic})
+			}
 			j.appReturned()
 		case <-ticker.C:
 			for _, c := range j.conns {
