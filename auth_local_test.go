@@ -14,7 +14,7 @@ import (
 
 // authJob runs a one-task job against a cluster that requires principal
 // "ops" with secret "right", authenticating with the given secret.
-func authJob(t *testing.T, secret string) (error, *events) {
+func authJob(t *testing.T, secret string) (*events, error) {
 	c, err := localmesos.Start(localmesos.Config{Credentials: map[string]string{"ops": "right"}})
 	require.NoError(t, err)
 	defer c.Close()
@@ -32,7 +32,7 @@ func authJob(t *testing.T, secret string) (error, *events) {
 	go func() { done <- s.Run() }()
 	select {
 	case err := <-done:
-		return err, evs
+		return evs, err
 	case <-time.After(60 * time.Second):
 		t.Fatal("job did not end")
 		return nil, nil
@@ -40,14 +40,14 @@ func authJob(t *testing.T, secret string) (error, *events) {
 }
 
 func TestLocalAuthenticationSucceeds(t *testing.T) {
-	err, evs := authJob(t, "right")
+	evs, err := authJob(t, "right")
 	require.NoError(t, err)
 	assert.Equal(t, 1, evs.count(Registered))
 	assert.Equal(t, 1, evs.count(TaskRunning))
 }
 
 func TestLocalAuthenticationWrongSecretIsAnError(t *testing.T) {
-	err, evs := authJob(t, "wrong")
+	evs, err := authJob(t, "wrong")
 	require.Error(t, err)
 	t.Logf("error: %v", err)
 	assert.Contains(t, err.Error(), "uthentication")

@@ -1,7 +1,6 @@
 package mesosgot
 
 import (
-	"errors"
 	"fmt"
 	"runtime/debug"
 	"strconv"
@@ -337,6 +336,3 @@ func splitTaskName(task string) (base, index string) {
 	}
 	return task[:i], task[i+1:]
 }
-
-// isStreamFull reports whether err is the link's back-pressure signal.
-func isStreamFull(err error) bool { return errors.Is(err, errStreamFull) }

@@ -1,6 +1,7 @@
 package mesosgot
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -198,9 +199,8 @@ func (exec *GoTaskExecutor) loop() {
 			}
 		case <-ticker.C:
 			exec.link.Tick()
-			exec.checkReturned()
 		}
-		exec.flush()
+		exec.flush() // also sends the final status of returned tasks (checkReturned)
 	}
 }
 
@@ -247,7 +247,7 @@ func (exec *GoTaskExecutor) flush() {
 // stream is full; the task's out slot is released when the link took it.
 func (exec *GoTaskExecutor) sendOut(t *execTask, m GoTaskMsg) {
 	err := exec.link.Send(m)
-	if err != nil && isStreamFull(err) {
+	if errors.Is(err, errStreamFull) {
 		t.outPending = append([]GoTaskMsg{m}, t.outPending...)
 		exec.outQ[t.name] = t
 		return

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -233,13 +232,4 @@ func (p *plainEcho) close() {
 		close(in)
 	}
 	p.wg.Wait()
-}
-
-// shortErr shortens an error to its first line.
-func shortErr(err error) string {
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }
