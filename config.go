@@ -41,6 +41,15 @@ type GoTaskSchedConfig struct {
 	// RegistrationTimeout bounds the wait for the framework's registration
 	// (an unreachable master); 0 waits forever. Default 2 minutes.
 	RegistrationTimeout time.Duration
+
+	// Progress prints a one-line progress of the job on stderr: redrawn in
+	// place on a terminal, every few seconds elsewhere, and a last line at
+	// the job's end. Default true.
+	Progress bool
+	// StatusAddress, when set (host:port; port 0 picks one), serves the
+	// job's status while it runs: /status as JSON and / as a web page that
+	// shows it. The URL is printed on stderr.
+	StatusAddress string
 }
 
 // DefaultSchedulerConfig returns the defaults, with no flag read.
@@ -56,6 +65,7 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 		ExecutorResources: map[string]float64{"cpus": 0.1, "mem": 32},
 
 		RegistrationTimeout: 2 * time.Minute,
+		Progress:            true,
 	}
 }
 
@@ -76,6 +86,8 @@ func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	fs.StringVar(&c.MesosAuthSecretFile, "mesos_authentication_secret_file", c.MesosAuthSecretFile, "Mesos authentication secret file.")
 	fs.Float64Var(&c.TaskRefuseSeconds, "task_refuse_seconds", c.TaskRefuseSeconds, "Seconds to refuse offers declined because they could not hold the whole job")
 	fs.DurationVar(&c.RegistrationTimeout, "registration_timeout", c.RegistrationTimeout, "How long to wait for the framework to register with the master (0: forever)")
+	fs.BoolVar(&c.Progress, "progress", c.Progress, "Print the job's progress on stderr (redrawn in place on a terminal, every 5s otherwise); -progress=false turns it off")
+	fs.StringVar(&c.StatusAddress, "status_address", c.StatusAddress, "Serve the job's status on host:port while it runs: /status as JSON, / as a web page (empty: no server)")
 	return c
 }
 

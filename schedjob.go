@@ -198,6 +198,7 @@ func (j *schedJob) loop() {
 				}
 			}
 			j.checkDeadlines()
+			j.s.mon.tick(j) // progress and status snapshot
 		}
 		j.flush()
 		j.advance()
@@ -758,6 +759,7 @@ func (j *schedJob) finish() {
 		}
 	}
 	j.s.result = j.jobErr
+	j.s.mon.final(j) // progress and status: the last snapshot, before the cleanups
 	j.s.runCleanups()
 }
 

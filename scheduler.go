@@ -57,6 +57,9 @@ type GoTaskScheduler struct {
 	linkCfg linkConfig
 	// timing of the job's end (tests may shrink it).
 	timing jobTiming
+	// mon shows the job's progress and status (nil when neither is asked
+	// for); set before the driver starts.
+	mon *monitor
 }
 
 // NewGoTaskScheduler creates a new Go Task Scheduler to be used with a
@@ -172,7 +175,10 @@ func (schd *GoTaskScheduler) prepare() error {
 	if err := schd.prepareMaster(); err != nil {
 		return err
 	}
-	return schd.prepareArtifacts(bindIP)
+	if err := schd.prepareArtifacts(bindIP); err != nil {
+		return err
+	}
+	return schd.startMonitor(os.Stderr)
 }
 
 // Registered is the mesos-go callback for a successful registration.
