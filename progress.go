@@ -41,13 +41,13 @@ type monitor struct {
 
 	cur atomic.Pointer[jobStatus]
 
-	srv       *http.Server
-	srvDone   chan struct{}
-	url       string
-	stop      chan struct{}
-	stopOnce  sync.Once
-	exited    chan struct{}
-	drawn     bool // a line was redrawn in place and not ended (printer only)
+	srv      *http.Server
+	srvDone  chan struct{}
+	url      string
+	stop     chan struct{}
+	stopOnce sync.Once
+	exited   chan struct{}
+	drawn    bool // a line was redrawn in place and not ended (printer only)
 }
 
 // startMonitor starts the progress line and the status server as the

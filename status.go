@@ -22,7 +22,7 @@ type jobStatus struct {
 	Error   string    `json:"error,omitempty"`
 	Started time.Time `json:"started"`
 	// ElapsedSeconds counts from the scheduler's start.
-	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	ElapsedSeconds float64    `json:"elapsed_seconds"`
 	Counts         taskCounts `json:"counts"`
 	// MsgsIn counts messages received from tasks, MsgsOut messages sent to
 	// tasks (taken by the links to the executors); the rates are over the
@@ -52,7 +52,7 @@ type taskCounts struct {
 	Running  int `json:"running"`
 	Finished int `json:"finished"`
 	Stopped  int `json:"stopped"` // killed (their in closed) because the job ended
-	Failed   int `json:"failed"` // failed, lost, errored, or killed by someone else
+	Failed   int `json:"failed"`  // failed, lost, errored, or killed by someone else
 }
 
 // taskStatus is one task in a jobStatus.
