@@ -1,11 +1,11 @@
 GO ?= go
 BIN := bin
 
-# Flags for `make run` / `make pingpong` / `make elevator`, e.g.
+# Flags for `make run` / `make pingpong` / `make elevator` / `make montecarlo`, e.g.
 #   make run ARGS="-workers 8 -messages 10000"
 ARGS ?=
 
-.PHONY: all build vet test examples run pingpong elevator mesos-local clean
+.PHONY: all build vet test test-deps-chromium examples run pingpong elevator montecarlo hello mesos-local clean
 
 all: build
 
@@ -15,8 +15,19 @@ build:
 vet:
 	$(GO) vet ./...
 
-test: vet
+test: vet test-deps-chromium
 	$(GO) test -race -timeout 30m ./...
+
+# test-deps-chromium: the status page test drives headless Chromium. As root
+# with apt, install Debian's chromium when it is missing; otherwise say so
+# (the test then skips loudly, or fails under MESOSGOT_REQUIRE_ALL=1).
+test-deps-chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make: installing chromium (apt-get) for the status page test"; \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) || \
+			echo "make: !!! installing chromium failed: the status page test will not pass"; \
+	else echo "make: !!! chromium is missing and this is not root with apt-get: the status page test will be skipped"; fi
 
 examples:
 	mkdir -p $(BIN)
@@ -25,6 +36,10 @@ examples:
 	@if [ -d examples/elevator/scheduler ]; then \
 		$(GO) build -o $(BIN)/elevator-scheduler ./examples/elevator/scheduler && \
 		$(GO) build -o $(BIN)/elevator-executor ./examples/elevator/executor; fi
+	$(GO) build -o $(BIN)/montecarlo-scheduler ./examples/montecarlo/scheduler
+	$(GO) build -o $(BIN)/montecarlo-executor ./examples/montecarlo/executor
+	$(GO) build -o $(BIN)/hello-scheduler ./examples/hello/scheduler
+	$(GO) build -o $(BIN)/hello-executor ./examples/hello/executor
 
 # run: the pingpong example on the embedded local Mesos cluster.
 run: pingpong
@@ -34,6 +49,15 @@ pingpong: examples
 
 elevator: examples
 	$(BIN)/elevator-scheduler -master=local -executor=$(BIN)/elevator-executor $(ARGS)
+
+# montecarlo: the compute example (an estimate of pi from batches of random
+# points); e.g. make montecarlo ARGS="-workers 8 -batches 2000 -fail_batch 100"
+montecarlo: examples
+	$(BIN)/montecarlo-scheduler -master=local -executor=$(BIN)/montecarlo-executor $(ARGS)
+
+# hello: the README's job.
+hello: examples
+	$(BIN)/hello-scheduler -master=local -executor=$(BIN)/hello-executor $(ARGS)
 
 mesos-local:
 	mkdir -p $(BIN)

@@ -5,6 +5,7 @@ package examples_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mesosgot/mesosgot/examples/montecarlo/montecarlo"
 )
 
 // build compiles pkgs into dir and returns the binaries' paths.
@@ -69,6 +72,33 @@ func TestElevatorExampleOnLocalCluster(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "200/200 requests served")
 	assert.Contains(t, out, "0 anomalies")
+}
+
+// TestMonteCarloExampleOnLocalCluster runs the compute example as a user
+// would, with the status server and progress line on: its estimate equals
+// a local run's, and -fail_batch makes it fail naming the task.
+func TestMonteCarloExampleOnLocalCluster(t *testing.T) {
+	bins := build(t, t.TempDir(), "./montecarlo/scheduler", "./montecarlo/executor")
+	const batches, samples = 40, 100000
+	out, err := runJob(t, bins[0], bins[1], "-workers", "3", "-batches", fmt.Sprint(batches), "-samples", fmt.Sprint(samples),
+		"-status_address", "127.0.0.1:0")
+	t.Logf("%s", tail(out, 6))
+	require.NoError(t, err, out)
+	var want uint64
+	for b := uint64(0); b < batches; b++ {
+		want += montecarlo.Sample(b, samples)
+	}
+	assert.Contains(t, out, fmt.Sprintf("from %d hits in %d samples, %d/%d batches", want, batches*samples, batches, batches))
+	assert.Regexp(t, `mesosgot: status page at http://127\.0\.0\.1:\d+/`, out)
+	assert.Regexp(t, `mesosgot: job finished after \S+ \| tasks: .*\(of 3\) \| msgs in 40 out 40`, out)
+
+	out, err = runJob(t, bins[0], bins[1], "-workers", "3", "-batches", "30", "-samples", "1000", "-fail_batch", "5")
+	t.Logf("%s", tail(out, 6))
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, out)
+	assert.Equal(t, 1, ee.ExitCode())
+	assert.Regexp(t, `montecarlo: job failed: mesosgot: job failed: task sampler-\d: .*failing at batch 5 as asked`, out)
+	assert.Regexp(t, `mesosgot: job failed after \S+ \| tasks: .* 1 failed \(of 3\)`, out)
 }
 
 // TestPingPongOverLossyMesosLocal runs the pingpong binaries against the
