@@ -1,12 +1,15 @@
 package examples_test
 
 import (
+	"flag"
 	"os"
 	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mesosgot/mesosgot"
 )
 
 // TestReadmeJobIsTheHelloExample checks that the job the README shows is,
@@ -33,4 +36,19 @@ func TestHelloExampleOnLocalCluster(t *testing.T) {
 	for _, task := range []string{"echo-0", "echo-1", "echo-2", "echo-3"} {
 		assert.Contains(t, out, task+" says hello from "+task)
 	}
+}
+
+// TestReadmeListsEveryFlag checks that the README's flag table has a row
+// for every scheduler flag.
+func TestReadmeListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
+	mesosgot.RegisterSchedulerFlags(fs)
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		n++
+		assert.Contains(t, string(readme), "| `-"+f.Name+"` |", "README row for -%s", f.Name)
+	})
+	assert.NotZero(t, n)
 }
