@@ -117,7 +117,7 @@ func (m *monitor) final(j *schedJob) {
 
 // publish takes a snapshot of j and updates the message rates.
 func (m *monitor) publish(j *schedJob, now time.Time) {
-	st := j.status(m.master, m.started)
+	st := j.status(m.master, m.started, m.srv != nil)
 	m.lastPub = now
 	if m.rateAt.IsZero() {
 		m.rateAt, m.rateIn, m.rateOut = now, st.MsgsIn, st.MsgsOut

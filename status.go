@@ -98,8 +98,10 @@ func (j *schedJob) phaseName() string {
 	return "finished"
 }
 
-// status takes the job's snapshot; it runs on the job goroutine.
-func (j *schedJob) status(master string, started time.Time) *jobStatus {
+// status takes the job's snapshot; it runs on the job goroutine. Without
+// detail only the phase, counts and totals are filled in (all the progress
+// line needs), not the Tasks and Links lists.
+func (j *schedJob) status(master string, started time.Time, detail bool) *jobStatus {
 	st := &jobStatus{
 		Phase:          j.phaseName(),
 		FrameworkID:    j.frameworkID,
@@ -108,7 +110,10 @@ func (j *schedJob) status(master string, started time.Time) *jobStatus {
 		ElapsedSeconds: time.Since(started).Seconds(),
 		QueueToApp:     j.inQ.len() + len(j.schedin),
 		QueueEvents:    j.evQ.len() + len(j.schedevent),
-		Tasks:          make([]taskStatus, 0, len(j.taskOrder)),
+	}
+	if detail {
+		st.Tasks = make([]taskStatus, 0, len(j.taskOrder))
+		st.Links = make([]linkStatus, 0, len(j.conns))
 	}
 	if j.jobErr != nil {
 		st.Error = j.jobErr.Error()
@@ -116,7 +121,7 @@ func (j *schedJob) status(master string, started time.Time) *jobStatus {
 	for _, name := range j.taskOrder {
 		t := j.tasks[name]
 		ts := taskStatus{Name: name, State: "WAITING", Agent: t.agentID, Queued: len(t.pending)}
-		if conn := j.conns[t.execID]; t.launched && conn != nil {
+		if conn := j.conns[t.execID]; detail && t.launched && conn != nil {
 			if s := conn.link.sstreams[name]; s != nil {
 				ts.MsgsOut = s.sent + uint64(s.queued())
 			}
@@ -149,7 +154,9 @@ func (j *schedJob) status(master string, started time.Time) *jobStatus {
 			ts.State = mesos.TaskState_TASK_STAGING.String()
 			st.Counts.Staging++
 		}
-		st.Tasks = append(st.Tasks, ts)
+		if detail {
+			st.Tasks = append(st.Tasks, ts)
+		}
 	}
 	for _, id := range sortedKeys(j.conns) {
 		c := j.conns[id]
@@ -157,6 +164,9 @@ func (j *schedJob) status(master string, started time.Time) *jobStatus {
 		st.MsgsIn += ls.MsgsDelivered
 		st.MsgsOut += ls.MsgsSent
 		st.Retransmits += ls.Retransmits
+		if !detail {
+			continue
+		}
 		st.Links = append(st.Links, linkStatus{
 			Executor: c.execID, Agent: c.agentID,
 			FramesSent: ls.FramesSent, FramesRecv: ls.FramesRecv,
