@@ -159,3 +159,35 @@ func TestStatusPageInChromium(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, bytes.HasPrefix(png, []byte("\x89PNG")), "a PNG screenshot")
 }
+
+// TestStatusPageShowsAFailure renders a failing job's status (as /status
+// serves it while the job stops) and checks that the page shows the error
+// and the failed task, with task names shown as text, never as HTML.
+func TestStatusPageShowsAFailure(t *testing.T) {
+	bin := chromium(t)
+	checkNoLeak(t)
+	m := &monitor{master: "10.0.0.1:5050", started: time.Now()}
+	m.cur.Store(&jobStatus{
+		Phase: "stopping", Master: m.master, FrameworkID: "fw-1",
+		Error:  "mesosgot: job failed: task bad-0: TASK_FAILED: out of cheese",
+		Counts: taskCounts{Total: 2, Running: 1, Failed: 1},
+		Tasks: []taskStatus{
+			{Name: "<b>ok</b>-0", State: "TASK_RUNNING", Agent: "a1"},
+			{Name: "bad-0", State: "TASK_FAILED", Agent: "a2"},
+		},
+	})
+	require.NoError(t, m.serve("127.0.0.1:0"))
+	defer m.closeServer()
+
+	dom := runChromium(t, bin, "--virtual-time-budget=2000", "--dump-dom", m.url)
+	doc, err := html.Parse(strings.NewReader(dom))
+	require.NoError(t, err)
+	assert.Equal(t, "stopping", text(byID(doc, "phase")))
+	assert.Equal(t, "mesosgot: job failed: task bad-0: TASK_FAILED: out of cheese", text(byID(doc, "error")))
+	assert.Equal(t, "1", text(byID(doc, "c-failed")))
+	rows := tableRows(byID(doc, "tasks"))
+	require.Len(t, rows, 2, dom)
+	assert.Equal(t, []string{"<b>ok</b>-0", "TASK_RUNNING"}, rows[0][:2])
+	assert.Equal(t, []string{"bad-0", "TASK_FAILED"}, rows[1][:2])
+	assert.Empty(t, tableRows(byID(doc, "links")))
+}
