@@ -14,8 +14,9 @@ type SchedEvent struct {
 // SchedEventType is the kind of a SchedEvent.
 type SchedEventType int
 
-// The scheduler event types, in the seed's order. The comment of each says
-// when it is emitted and the type of SchedEvent.EventData it carries.
+// The scheduler event types; their values never change. The comment of
+// each says when it is emitted and the type of SchedEvent.EventData it
+// carries.
 const (
 	// Registered: the framework registered with the master. EventData: string, the framework ID.
 	Registered SchedEventType = iota

@@ -19,7 +19,7 @@ import (
 // placed there.
 //
 // Driver callbacks never block on app code: each hands its work to the
-// executor's own goroutine (see exectask.go for a task's goroutines).
+// executor's own goroutine, and each task runs in goroutines of its own.
 type GoTaskExecutor struct {
 	app AppTaskExecutor
 

@@ -25,7 +25,7 @@ import (
 // job. One GoTaskScheduler runs one job.
 //
 // Driver callbacks never block: each hands its work to the job's own
-// goroutine, which owns all job state (see schedjob.go).
+// goroutine, which owns all job state.
 type GoTaskScheduler struct {
 	user string
 	conf *GoTaskSchedConfig
