@@ -146,6 +146,18 @@ func (m *monitor) snapshot() *jobStatus {
 	}
 }
 
+// live is the last snapshot with the clock brought up to now (the snapshot
+// may be older than publishEvery while the job goroutine is busy).
+func (m *monitor) live() *jobStatus {
+	st := m.snapshot()
+	if st.Phase == "finished" || st.Phase == "failed" {
+		return st
+	}
+	cp := *st
+	cp.ElapsedSeconds = time.Since(m.started).Seconds()
+	return &cp
+}
+
 // run prints the progress line until close.
 func (m *monitor) run() {
 	defer close(m.exited)
@@ -158,7 +170,7 @@ func (m *monitor) run() {
 	for {
 		select {
 		case <-tick:
-			m.print(progressLine(m.snapshot(), false))
+			m.print(progressLine(m.live(), false))
 		case <-m.stop:
 			if m.lines && m.cur.Load() != nil {
 				m.print(progressLine(m.cur.Load(), true))

@@ -45,13 +45,7 @@ func (m *monitor) closeServer() {
 
 // serveStatus writes the last snapshot as JSON.
 func (m *monitor) serveStatus(w http.ResponseWriter, r *http.Request) {
-	st := m.snapshot()
-	if st.Phase != "finished" && st.Phase != "failed" {
-		// the snapshot is up to publishEvery old; the clock is not
-		cp := *st
-		cp.ElapsedSeconds = time.Since(m.started).Seconds()
-		st = &cp
-	}
+	st := m.live()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := json.NewEncoder(w).Encode(st); err != nil {
