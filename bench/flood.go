@@ -131,6 +131,7 @@ func runFlood(r *floodResult) error {
 	conf.Master = os.Getenv("MESOSGOT_BENCH_MASTER")
 	conf.ExecutorPath = os.Getenv("MESOSGOT_BENCH_EXEC")
 	conf.FrameworkName = "mesosgot-bench-flood"
+	conf.Progress = false // the bench prints its own progress
 	s := mesosgot.NewGoTaskScheduler("", conf, nil)
 	s.SpawnTasks([]*mesosgot.AppTaskResourceInfo{{
 		Name: "slow", Count: 1, Resources: taskRes,

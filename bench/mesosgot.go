@@ -140,6 +140,7 @@ func localConf(c *localmesos.Cluster, execPath string) *mesosgot.GoTaskSchedConf
 	conf.Master = c.MasterAddr()
 	conf.ExecutorPath = execPath
 	conf.FrameworkName = "mesosgot-bench"
+	conf.Progress = false // the bench prints its own progress
 	return conf
 }
 
