@@ -47,7 +47,8 @@ type monitor struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	exited   chan struct{}
-	drawn    bool // a line was redrawn in place and not ended (printer only)
+	mu       sync.Mutex // serializes writes to w
+	drawn    bool       // a line was redrawn in place and not ended (under mu)
 }
 
 // startMonitor starts the progress line and the status server as the
@@ -77,7 +78,7 @@ func (schd *GoTaskScheduler) startMonitor(w io.Writer) error {
 		if err := m.serve(c.StatusAddress); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "mesosgot: status page at %s\n", m.url)
+		m.above("mesosgot: status page at " + m.url)
 	}
 	schd.mon = m
 	go m.run()
@@ -175,20 +176,39 @@ func (m *monitor) run() {
 			if m.lines && m.cur.Load() != nil {
 				m.print(progressLine(m.cur.Load(), true))
 			}
+			m.mu.Lock()
 			if m.drawn {
 				fmt.Fprintln(m.w)
+				m.drawn = false
 			}
+			m.mu.Unlock()
 			return
 		}
 	}
 }
 
-// print writes line: in place on a terminal, as a line of its own elsewhere.
+// print writes the progress line: in place on a terminal, as a line of its
+// own elsewhere.
 func (m *monitor) print(line string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.tty {
 		fmt.Fprintf(m.w, "\r%s\x1b[K", line)
 		m.drawn = true
 		return
+	}
+	fmt.Fprintln(m.w, line)
+}
+
+// above writes one of the job's own lines (not the progress line) to w:
+// on a terminal it replaces the progress line drawn in place, which the
+// next tick draws again below it.
+func (m *monitor) above(line string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.drawn {
+		fmt.Fprint(m.w, "\r\x1b[K")
+		m.drawn = false
 	}
 	fmt.Fprintln(m.w, line)
 }

@@ -220,9 +220,12 @@ func TestProgressRedrawsOnATerminalOnly(t *testing.T) {
 	m.print("one")
 	m.print("two")
 	assert.Equal(t, "\rone\x1b[K\rtwo\x1b[K", b.String())
-	m = &monitor{w: &b}
+	m.above("between")
 	m.print("three")
-	assert.True(t, strings.HasSuffix(b.String(), "three\n"))
+	assert.Equal(t, "\rone\x1b[K\rtwo\x1b[K\r\x1b[Kbetween\n\rthree\x1b[K", b.String(), "a line of its own replaces the redrawn one")
+	m = &monitor{w: &b}
+	m.print("four")
+	assert.True(t, strings.HasSuffix(b.String(), "four\n"))
 	assert.False(t, isTerminal(&b))
 }
 
