@@ -24,8 +24,10 @@ type AppSchedulerTask interface {
 }
 
 // AppTaskResourceInfo lets the app scheduler give the resource requirements
-// of Count tasks named Name-0 .. Name-(Count-1). Args and Env reach each
-// task function's args and env. Mesos refuses tasks that use no resources,
+// of Count tasks named Name-0 .. Name-(Count-1). Each task function gets
+// args = [its own name ("Name-<index>"), Args...], as a program gets
+// os.Args = [its name, arguments...], and env = Env plus MESOSGOT_TASK_NAME
+// and MESOSGOT_TASK_INDEX. Mesos refuses tasks that use no resources,
 // so a task whose Resources are empty (or all zero) gets
 // DefaultTaskResources.
 type AppTaskResourceInfo struct {

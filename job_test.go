@@ -343,7 +343,7 @@ func TestArgsAndEnvReachTheTask(t *testing.T) {
 	})
 	require.NoError(t, f.run())
 	seen := []string{<-got, <-got}
-	assert.ElementsMatch(t, []string{`show-0|["a b" "^c\x00"]|v=1|0`, `show-1|["a b" "^c\x00"]|v=1|1`}, seen)
+	assert.ElementsMatch(t, []string{`show-0|["show-0" "a b" "^c\x00"]|v=1|0`, `show-1|["show-1" "a b" "^c\x00"]|v=1|1`}, seen)
 }
 
 func TestMalformedFrameworkMessagesAreReportedNotFatal(t *testing.T) {
