@@ -114,6 +114,11 @@ type schedJob struct {
 	appPanic string // the app scheduler's panic value, set before appDone closes
 	jobErr   error
 	deadline time.Time // of the current draining/stopping phase
+
+	driverIsGone bool // the driver stopped without the job asking
+
+	admit     admission // what the declined rounds of offers held
+	waitSince time.Time // when the job began to wait for offers (registration)
 }
 
 func newSchedJob(s *GoTaskScheduler, driver sched.SchedulerDriver, epoch uint64) *schedJob {
@@ -136,7 +141,11 @@ func newSchedJob(s *GoTaskScheduler, driver sched.SchedulerDriver, epoch uint64)
 // callbacks, app messages and link ticks until the job has ended.
 func (j *schedJob) loop() {
 	defer close(j.s.done)
-	if err := j.setupTasks(); err != nil {
+	if err := j.s.prepErr; err != nil {
+		// the driver was built from a config whose preparation failed
+		j.emit(Error, err)
+		j.fail(&JobError{Cause: err.Error()})
+	} else if err := j.setupTasks(); err != nil {
 		j.emit(Error, err)
 		j.fail(&JobError{Cause: err.Error()})
 	}
@@ -286,6 +295,9 @@ func (j *schedJob) emit(t SchedEventType, data interface{}) {
 
 func (j *schedJob) registered(frameworkID string) {
 	j.frameworkID = frameworkID
+	if j.waitSince.IsZero() {
+		j.waitSince = time.Now()
+	}
 	j.emit(Registered, frameworkID)
 }
 
@@ -306,8 +318,8 @@ func (j *schedJob) resourceOffers(offers []*mesos.Offer) {
 	}
 	plan, ok := planPlacement(pOffers, pTasks, j.s.conf.ExecutorResources)
 	if !ok {
-		log.Infof("mesosgot: %d offers cannot hold the %d tasks of the job; declining for %gs", len(offers), len(pTasks), j.s.conf.TaskRefuseSeconds)
 		j.decline(offers, nil, j.s.conf.TaskRefuseSeconds)
+		j.notAdmitted(pOffers)
 		return
 	}
 	hostOf := map[string]string{}
@@ -580,11 +592,22 @@ func (j *schedJob) statusUpdate(st *mesos.TaskStatus) {
 		}
 	case mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_ERROR:
 		j.emit(TaskFailed, ev)
-		j.fail(&JobError{TaskName: name, Cause: cause})
+		j.fail(j.taskError(t, cause, st.GetSource() != mesos.TaskStatus_SOURCE_EXECUTOR))
 	default:
 		j.emit(TaskLost, ev)
-		j.fail(&JobError{TaskName: name, Cause: cause})
+		j.fail(j.taskError(t, cause, st.GetSource() != mesos.TaskStatus_SOURCE_EXECUTOR))
 	}
+}
+
+// taskError is the JobError of task t failing with cause; when the executor
+// itself failed (not the task function) and the embedded cluster ran it,
+// the end of the executor's stderr goes with it.
+func (j *schedJob) taskError(t *schedTask, cause string, executorFailed bool) *JobError {
+	je := &JobError{TaskName: t.name, Cause: cause}
+	if executorFailed && t.execID != "" {
+		je.ExecutorStderr = j.s.executorStderrTail(j.frameworkID, t.agentID, t.execID)
+	}
+	return je
 }
 
 func (j *schedJob) slaveLost(agentID string) {
@@ -601,164 +624,10 @@ func (j *schedJob) executorLost(execID, agentID string, status int) {
 	j.emit(ExecutorLost, ExecutorLostEvent{ExecutorID: execID, AgentID: agentID, Status: status})
 	for _, name := range j.taskOrder {
 		if t := j.tasks[name]; t.execID == execID && t.launched && !t.terminal {
-			j.fail(&JobError{TaskName: name, Cause: fmt.Sprintf("executor %s on agent %s exited with status %d", execID, agentID, status)})
+			j.fail(j.taskError(t, fmt.Sprintf("executor %s on agent %s exited with status %d", execID, agentID, status), true))
 			return
 		}
 	}
-}
-
-// fail ends the job with err (the first failure wins): the other tasks are
-// asked to end and the driver stops once they have.
-func (j *schedJob) fail(err error) {
-	if j.jobErr != nil || j.phase == phaseDone {
-		return
-	}
-	j.jobErr = err
-	log.Errorf("%v", err)
-	if j.phase < phaseStopping {
-		j.stopTasks()
-	}
-}
-
-// appReturned starts the normal end: deliver what the app sent, then stop.
-func (j *schedJob) appReturned() {
-	if j.phase >= phaseDraining {
-		return
-	}
-	j.phase = phaseDraining
-	j.deadline = time.Now().Add(j.s.timing.DrainGrace)
-}
-
-// stopTasks asks every task still running to end (closing its in) and
-// moves to phaseStopping.
-func (j *schedJob) stopTasks() {
-	j.phase = phaseStopping
-	j.deadline = time.Now().Add(j.s.timing.StopGrace)
-	j.parked = nil
-	for _, name := range j.taskOrder {
-		t := j.tasks[name]
-		t.pending = nil
-		if !t.launched || t.terminal {
-			continue
-		}
-		t.killAsk = true
-		if _, err := j.driver.KillTask(util.NewTaskID(name)); err != nil {
-			log.Warningf("mesosgot: killing task %s: %v", name, err)
-		}
-	}
-	j.backlog = map[string]*schedTask{}
-}
-
-// advance moves between phases when their condition holds.
-func (j *schedJob) advance() {
-	switch j.phase {
-	case phaseWaiting, phaseRunning:
-		if j.appEnded {
-			j.appReturned()
-		}
-	case phaseDraining:
-		if len(j.schedout) > 0 || j.parked != nil || j.hasPending() {
-			return
-		}
-		for _, c := range j.conns {
-			if !c.link.Idle() && j.connLive(c) {
-				return
-			}
-		}
-		j.stopTasks()
-		j.advance()
-	case phaseStopping:
-		for _, t := range j.tasks {
-			if t.launched && !t.terminal {
-				return
-			}
-		}
-		j.stopDriver()
-	}
-}
-
-// connLive reports whether any task of c has not ended (an executor whose
-// tasks all ended owes no acknowledgement).
-func (j *schedJob) connLive(c *execConn) bool {
-	for name := range c.tasks {
-		if !j.tasks[name].terminal {
-			return true
-		}
-	}
-	return false
-}
-
-// checkDeadlines gives up waiting in draining or stopping phases.
-func (j *schedJob) checkDeadlines() {
-	if j.deadline.IsZero() || time.Now().Before(j.deadline) {
-		return
-	}
-	switch j.phase {
-	case phaseDraining:
-		err := &JobError{Cause: fmt.Sprintf("messages still unacknowledged after %v at the job's end", j.s.timing.DrainGrace)}
-		j.emit(Error, err)
-		j.fail(err)
-	case phaseStopping:
-		var left []string
-		for _, name := range j.taskOrder {
-			if t := j.tasks[name]; t.launched && !t.terminal {
-				left = append(left, name)
-			}
-		}
-		sort.Strings(left)
-		log.Warningf("mesosgot: tasks %v did not end within %v; stopping the driver", left, j.s.timing.StopGrace)
-		j.stopDriver()
-	}
-}
-
-// stopDriver stops the driver (unregistering the framework, so Mesos shuts
-// its executors down) and ends the loop.
-func (j *schedJob) stopDriver() {
-	j.emit(Shutdown, j.jobErr)
-	if _, err := j.driver.Stop(false); err != nil {
-		log.Warningf("mesosgot: stopping the driver: %v", err)
-	}
-	j.phase = phaseDone
-}
-
-// finish hands the app what is queued (bounded by FlushGrace), closes the
-// app's channels and waits (bounded by AppGrace) for the app to return,
-// discarding what it still sends.
-func (j *schedJob) finish() {
-	flushEnd := time.NewTimer(j.s.timing.FlushGrace)
-	defer flushEnd.Stop()
-	for !j.appEnded && (j.inQ.len() > 0 || j.evQ.len() > 0) {
-		inCh, inHead, evCh, evHead := j.appHeads()
-		select {
-		case inCh <- inHead:
-			j.popIn()
-		case evCh <- evHead:
-			j.popEv()
-		case <-j.schedout:
-		case <-j.appDone:
-			j.appEnded = true
-		case <-flushEnd.C:
-			log.Warningf("mesosgot: the app scheduler did not take %d messages and %d events at the job's end", j.inQ.len(), j.evQ.len())
-			j.inQ.reset()
-			j.evQ.reset()
-		}
-	}
-	close(j.schedin)
-	close(j.schedevent)
-	appEnd := time.NewTimer(j.s.timing.AppGrace)
-	defer appEnd.Stop()
-	for !j.appEnded {
-		select {
-		case <-j.schedout:
-		case <-j.appDone:
-			j.appEnded = true
-		case <-appEnd.C:
-			log.Warningf("mesosgot: the app scheduler has not returned %v after the job ended", j.s.timing.AppGrace)
-			j.appEnded = true
-		}
-	}
-	j.s.result = j.jobErr
-	j.s.runCleanups()
 }
 
 // scalarResources sums an offer's scalar resources by name.
