@@ -28,6 +28,10 @@ func newSchedulerDriver(cfg sched.DriverConfig) (sched.SchedulerDriver, error) {
 	return sched.NewMesosSchedulerDriver(cfg)
 }
 
+// The embedded cluster's work directory (the executors' sandboxes) is
+// removed when the job ends, unless the job failed because an executor
+// failed: then it is kept, and its path printed, for the executor's logs.
+
 // prepareMaster starts the embedded local cluster when Master is "local" or
 // "local:N", sized so that the job fits (within the machine's capacity, see
 // localAgentResources), and points the driver at it. A job larger than that
@@ -73,7 +77,7 @@ func (schd *GoTaskScheduler) prepareMaster() error {
 		if err := c.Close(); err != nil {
 			log.Warningf("mesosgot: closing the embedded local cluster: %v", err)
 		}
-		if schd.result != nil {
+		if schd.result != nil && schd.keepSandbox {
 			schd.keptSandbox = workDir // reported by the job's end
 			return
 		}

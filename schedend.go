@@ -186,7 +186,9 @@ func (j *schedJob) finish() {
 			j.evQ.reset()
 		}
 	}
-	close(j.schedin)
+	if !j.schedinClosed {
+		close(j.schedin)
+	}
 	close(j.schedevent)
 	appEnd := time.NewTimer(j.s.timing.AppGrace)
 	defer appEnd.Stop()

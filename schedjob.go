@@ -117,6 +117,8 @@ type schedJob struct {
 
 	driverIsGone bool // the driver stopped without the job asking
 
+	schedinClosed bool // no task can send any more: schedin was closed early
+
 	admit     admission // what the declined rounds of offers held
 	waitSince time.Time // when the job began to wait for offers (registration)
 }
@@ -210,6 +212,7 @@ func (j *schedJob) loop() {
 		}
 		j.flush()
 		j.advance()
+		j.closeSchedinWhenSilent()
 	}
 	j.finish()
 }
@@ -218,13 +221,29 @@ func (j *schedJob) loop() {
 // for schedevent (an event is due once the messages queued before it were
 // delivered), each with its channel, or a nil channel when there is none.
 func (j *schedJob) appHeads() (inCh chan GoTaskMsg, in GoTaskMsg, evCh chan SchedEvent, ev SchedEvent) {
-	if j.inQ.len() > 0 {
+	if j.inQ.len() > 0 && !j.schedinClosed {
 		inCh, in = j.schedin, j.inQ.front().msg
 	}
 	if j.evQ.len() > 0 && j.evQ.front().barrier <= j.delivered {
 		evCh, ev = j.schedevent, j.evQ.front().ev
 	}
 	return inCh, in, evCh, ev
+}
+
+// closeSchedinWhenSilent closes schedin once no task can send any more:
+// every task has reached a terminal state and everything the tasks sent
+// has been handed to the app. schedevent stays open until the job ends.
+func (j *schedJob) closeSchedinWhenSilent() {
+	if j.schedinClosed || j.phase == phaseDone || j.inQ.len() > 0 {
+		return
+	}
+	for _, t := range j.tasks {
+		if !t.terminal {
+			return
+		}
+	}
+	j.schedinClosed = true
+	close(j.schedin)
 }
 
 // popIn removes the message appHeads returned, now handed to the app.
@@ -523,7 +542,10 @@ func (j *schedJob) flush() {
 				c.link.Consumed(m.TaskName, 1)
 				continue
 			}
-			if j.appEnded || j.phase == phaseDone {
+			if j.appEnded || j.phase == phaseDone || j.schedinClosed {
+				if j.schedinClosed && !j.appEnded {
+					log.Warningf("mesosgot: message from task %s after it ended dropped (schedin is closed)", m.TaskName)
+				}
 				c.link.Consumed(m.TaskName, 1)
 				continue
 			}
@@ -606,6 +628,9 @@ func (j *schedJob) taskError(t *schedTask, cause string, executorFailed bool) *J
 	je := &JobError{TaskName: t.name, Cause: cause}
 	if executorFailed && t.execID != "" {
 		je.ExecutorStderr = j.s.executorStderrTail(j.frameworkID, t.agentID, t.execID)
+		if j.jobErr == nil {
+			j.s.keepSandbox = j.s.localWorkDir != "" // its files are what is left to read
+		}
 	}
 	return je
 }
@@ -624,7 +649,11 @@ func (j *schedJob) executorLost(execID, agentID string, status int) {
 	j.emit(ExecutorLost, ExecutorLostEvent{ExecutorID: execID, AgentID: agentID, Status: status})
 	for _, name := range j.taskOrder {
 		if t := j.tasks[name]; t.execID == execID && t.launched && !t.terminal {
-			j.fail(j.taskError(t, fmt.Sprintf("executor %s on agent %s exited with status %d", execID, agentID, status), true))
+			cause := fmt.Sprintf("executor %s on agent %s exited with status %d", execID, agentID, status)
+			if status == 126 || status == 127 || status == 126<<8 || status == 127<<8 {
+				cause += " (the shell could not run the executor: is -executor a program built for the agents' OS and architecture?)"
+			}
+			j.fail(j.taskError(t, cause, true))
 			return
 		}
 	}

@@ -39,6 +39,7 @@ type GoTaskScheduler struct {
 	executorURI string              // where agents fetch the executor binary
 	local        *localmesos.Cluster // the embedded cluster of -master=local, if any
 	localWorkDir string              // its work directory (the sandboxes)
+	keepSandbox  bool                // an executor failed: keep the work directory
 	keptSandbox  string              // the work directory kept after a failed job
 
 	cleanupMu sync.Mutex
