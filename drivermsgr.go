@@ -221,7 +221,7 @@ func (m *jobMessenger) unregister(frameworkID string) error {
 // runs and driver.Run returns at once with an error.
 type refusingMessenger struct{ err error }
 
-func (r refusingMessenger) Install(messenger.MessageHandler, proto.Message) error { return nil }
+func (r refusingMessenger) Install(messenger.MessageHandler, proto.Message) error  { return nil }
 func (r refusingMessenger) Send(context.Context, *upid.UPID, proto.Message) error  { return r.err }
 func (r refusingMessenger) Route(context.Context, *upid.UPID, proto.Message) error { return r.err }
 func (r refusingMessenger) Start() error                                           { return r.err }

@@ -207,4 +207,3 @@ func (j *schedJob) finish() {
 	j.s.runCleanups()
 	j.reportEnd()
 }
-

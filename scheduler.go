@@ -36,7 +36,7 @@ type GoTaskScheduler struct {
 	prepErr  error
 	drvConf  sched.DriverConfig
 
-	executorURI string              // where agents fetch the executor binary
+	executorURI  string              // where agents fetch the executor binary
 	local        *localmesos.Cluster // the embedded cluster of -master=local, if any
 	localWorkDir string              // its work directory (the sandboxes)
 	keepSandbox  bool                // an executor failed: keep the work directory
@@ -66,9 +66,9 @@ type GoTaskScheduler struct {
 	startOnce  sync.Once
 	notStarted bool // set in startOnce when the driver stopped before any callback
 	inbox      *inbox[func()]
-	done      chan struct{} // closed when the job's goroutine has ended
-	job       *schedJob     // owned by the job goroutine
-	result    error         // written before done is closed
+	done       chan struct{} // closed when the job's goroutine has ended
+	job        *schedJob     // owned by the job goroutine
+	result     error         // written before done is closed
 
 	// linkCfg configures the links to executors (tests may shrink it).
 	linkCfg linkConfig
