@@ -35,10 +35,10 @@ func (s *GoTaskScheduler) diagf(format string, args ...any) {
 // scheduler's log files (glog writes them to $TMPDIR unless -log_dir or
 // -logtostderr says otherwise) and, with -master=local, the kept sandbox.
 func (j *schedJob) reportEnd() {
+	log.Flush() // a main that returns next would lose the buffered log
 	if j.jobErr == nil {
 		return
 	}
-	log.Flush()
 	if names, err := log.Names("INFO"); err == nil && len(names) > 0 {
 		j.s.diagf("scheduler log: %s", strings.Join(names, " "))
 	}

@@ -93,6 +93,10 @@ func (j *schedJob) connLive(c *execConn) bool {
 // checkDeadlines gives up waiting in draining or stopping phases.
 func (j *schedJob) checkDeadlines() {
 	j.checkPlacementTimeout(time.Now())
+	if j.schedinClosed && !j.silentHinted && !j.appEnded && j.phase == phaseRunning && time.Since(j.silentSince) > admissionWarnEvery {
+		j.silentHinted = true
+		j.s.diagf("every task has ended %v ago; the job ends when the scheduler function returns", admissionWarnEvery)
+	}
 	if j.deadline.IsZero() || time.Now().Before(j.deadline) {
 		return
 	}

@@ -117,7 +117,9 @@ type schedJob struct {
 
 	driverIsGone bool // the driver stopped without the job asking
 
-	schedinClosed bool // no task can send any more: schedin was closed early
+	schedinClosed bool      // no task can send any more: schedin was closed early
+	silentSince   time.Time // when schedin was closed early
+	silentHinted  bool      // the user was told the job waits for the app
 
 	admit     admission // what the declined rounds of offers held
 	waitSince time.Time // when the job began to wait for offers (registration)
@@ -243,6 +245,7 @@ func (j *schedJob) closeSchedinWhenSilent() {
 		}
 	}
 	j.schedinClosed = true
+	j.silentSince = time.Now()
 	close(j.schedin)
 }
 

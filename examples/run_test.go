@@ -5,6 +5,7 @@ package examples_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,6 +109,61 @@ func TestPingPongOverLossyMesosLocal(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "20000 pongs received in order, 0 errors")
 	assert.Regexp(t, `[1-9]\d* dropped, [1-9]\d* duplicated`, rest.String(), "faults were injected")
+}
+
+// runSeedStyle runs the seedstyle scheduler on -master=local with its own
+// TMPDIR and the scheduler's glog files sent elsewhere, and returns its
+// stdout, stderr, exit error and what it left in TMPDIR.
+func runSeedStyle(t *testing.T, bins []string, args ...string) (stdout, stderr string, err error, left []string) {
+	t.Helper()
+	tmp, logs := t.TempDir(), t.TempDir()
+	args = append([]string{"-master=local", "-executor=" + bins[1], "-log_dir=" + logs}, args...)
+	cmd := exec.Command(bins[0], args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	timer := time.AfterFunc(3*time.Minute, func() { _ = cmd.Process.Kill() })
+	defer timer.Stop()
+	err = cmd.Run()
+	entries, rerr := os.ReadDir(tmp)
+	require.NoError(t, rerr)
+	for _, en := range entries {
+		left = append(left, en.Name())
+	}
+	return o.String(), e.String(), err, left
+}
+
+// TestSeedStyleExample runs a job wired as the original documentation
+// shows (driver built by hand, driver.Run in main, task name from args[0],
+// a range loop over schedin): it succeeds with exit status 0 and, with
+// -fail, exits non-zero with an ERROR line naming the task; either way
+// nothing is left in the temp dir (no sandbox, no executor log files).
+func TestSeedStyleExample(t *testing.T) {
+	bins := build(t, t.TempDir(), "./seedstyle/scheduler", "./seedstyle/executor")
+	t.Run("succeeds", func(t *testing.T) {
+		out, errOut, err, left := runSeedStyle(t, bins)
+		t.Logf("stderr:\n%s", errOut)
+		require.NoError(t, err, "%s\n%s", out, errOut)
+		for i := 0; i < 3; i++ {
+			assert.Contains(t, out, fmt.Sprintf("seedstyle: worker-%d: done", i))
+		}
+		assert.Contains(t, out, "seedstyle: every task has ended", "range over schedin ended by itself")
+		assert.Contains(t, out, "seedstyle: framework terminating")
+		assert.NotContains(t, errOut, "job failed")
+		assert.Empty(t, left, "nothing left in TMPDIR")
+	})
+	t.Run("fails", func(t *testing.T) {
+		out, errOut, err, left := runSeedStyle(t, bins, "-fail")
+		t.Logf("stderr:\n%s", errOut)
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "non-zero exit\n%s\n%s", out, errOut)
+		assert.NotEqual(t, 0, ee.ExitCode())
+		assert.Regexp(t, `(?m)^E\d{4} .*mesosgot: job failed: task faulty-0: TASK_FAILED: faulty-0: asked to fail at step 2$`, errOut)
+		assert.Contains(t, errOut, "DRIVER_ABORTED")
+		assert.Contains(t, out, "seedstyle: event Shutdown mesosgot: job failed: task faulty-0")
+		assert.Empty(t, left, "nothing left in TMPDIR")
+	})
 }
 
 // tail returns the last n lines of s.
