@@ -3,6 +3,7 @@ package mesosgot
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -624,11 +625,19 @@ func (j *schedJob) statusUpdate(st *mesos.TaskStatus) {
 	}
 }
 
+// shellCouldNotRun matches the exit statuses of sh -c when the command
+// could not be run (126: not executable, 127: not found), also as raw wait
+// statuses.
+var shellCouldNotRun = regexp.MustCompile(`status (126|127|32256|32512)\b`)
+
 // taskError is the JobError of task t failing with cause; when the executor
 // itself failed (not the task function) and the embedded cluster ran it,
 // the end of the executor's stderr goes with it.
 func (j *schedJob) taskError(t *schedTask, cause string, executorFailed bool) *JobError {
 	je := &JobError{TaskName: t.name, Cause: cause}
+	if executorFailed && shellCouldNotRun.MatchString(cause) {
+		je.Cause += " (the shell could not run the executor: is -executor a program built for the agents' OS and architecture?)"
+	}
 	if executorFailed && t.execID != "" {
 		je.ExecutorStderr = j.s.executorStderrTail(j.frameworkID, t.agentID, t.execID)
 		if j.jobErr == nil {
@@ -652,11 +661,7 @@ func (j *schedJob) executorLost(execID, agentID string, status int) {
 	j.emit(ExecutorLost, ExecutorLostEvent{ExecutorID: execID, AgentID: agentID, Status: status})
 	for _, name := range j.taskOrder {
 		if t := j.tasks[name]; t.execID == execID && t.launched && !t.terminal {
-			cause := fmt.Sprintf("executor %s on agent %s exited with status %d", execID, agentID, status)
-			if status == 126 || status == 127 || status == 126<<8 || status == 127<<8 {
-				cause += " (the shell could not run the executor: is -executor a program built for the agents' OS and architecture?)"
-			}
-			j.fail(j.taskError(t, cause, true))
+			j.fail(j.taskError(t, fmt.Sprintf("executor %s on agent %s exited with status %d", execID, agentID, status), true))
 			return
 		}
 	}

@@ -1,0 +1,154 @@
+package mesosgot
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+	sched "github.com/mesos/mesos-go/api/v0/scheduler"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer is a bytes.Buffer safe for the job's and the test's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runSeedStyle runs s the way the original documentation wires it and
+// checks that the job's teardown was complete when driver.Run returned.
+func runSeedStyle(t *testing.T, s *GoTaskScheduler) (mesos.Status, error) {
+	t.Helper()
+	cfg := s.DriverConfig()
+	driver, err := sched.NewMesosSchedulerDriver(cfg)
+	require.NoError(t, err)
+	status, err := driver.Run()
+	select {
+	case <-s.Done():
+	default:
+		t.Fatal("driver.Run returned before the job's teardown completed")
+	}
+	if dir := s.localWorkDir; dir != "" && s.keptSandbox == "" {
+		_, statErr := os.Stat(dir)
+		assert.True(t, os.IsNotExist(statErr), "the embedded cluster's work dir %s is gone when driver.Run returns", dir)
+	}
+	return status, err
+}
+
+func TestSeedStyleFailedJobAbortsTheDriver(t *testing.T) {
+	conf := localConf(t, "local:1")
+	diag := &syncBuffer{}
+	conf.DiagOutput = diag
+	s := NewGoTaskScheduler("", conf, nil)
+	s.SpawnTask("wait", 2, nil)
+	s.SpawnTask("fail", 1, nil) // returns an error on its first message
+	evs := &events{}
+	s.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+		if !untilRunning(3, evs, schedevent) {
+			return
+		}
+		schedout <- GoTaskMsg{TaskName: "fail-0", MessageData: "now"}
+		drainEvents(evs, schedevent)
+	})
+	status, err := runSeedStyle(t, s)
+	require.NoError(t, err, "mesos-go's Run returns no error once it ran")
+	assert.Equal(t, mesos.Status_DRIVER_ABORTED, status)
+	var je *JobError
+	require.ErrorAs(t, s.Result(), &je)
+	assert.Equal(t, "fail-0", je.TaskName)
+	assert.Equal(t, "TASK_FAILED: fail-0: asked to fail: now", je.Cause)
+	assert.Equal(t, 1, evs.count(Shutdown), "the app saw Shutdown before driver.Run returned")
+	assert.Empty(t, s.keptSandbox, "a task's own failure keeps no sandbox")
+	assert.Empty(t, executorProcesses(t, testExecutor(t)), "no executor process left behind")
+}
+
+func TestSeedStyleNormalEndStopsWithoutSleep(t *testing.T) {
+	s := NewGoTaskScheduler("", localConf(t, "local:1"), nil)
+	s.SpawnTask("seq", 2, nil)
+	var problem atomic.Value
+	evs := &events{}
+	s.RegisterSchedFunc(exchange(2, 100, &problem, evs))
+	status, err := runSeedStyle(t, s)
+	require.NoError(t, err)
+	assert.Equal(t, mesos.Status_DRIVER_STOPPED, status)
+	require.NoError(t, s.Result())
+	require.Nil(t, problem.Load())
+}
+
+func TestSeedStyleSetupErrorFailsAtOnce(t *testing.T) {
+	conf := localConf(t, "local:1")
+	conf.ExecutorPath = "/nonexistent/app-executor"
+	s := NewGoTaskScheduler("", conf, nil)
+	s.SpawnTask("seq", 1, nil)
+	s.RegisterSchedFunc(func(<-chan GoTaskMsg, chan<- GoTaskMsg, <-chan SchedEvent) {})
+	cfg := s.DriverConfig()
+	require.ErrorContains(t, s.Err(), "/nonexistent/app-executor")
+	driver, err := sched.NewMesosSchedulerDriver(cfg)
+	require.NoError(t, err, "a driver can still be built; it refuses to run")
+	done := make(chan struct{})
+	var status mesos.Status
+	go func() {
+		defer close(done)
+		status, err = driver.Run()
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("driver.Run did not return")
+	}
+	require.Error(t, err)
+	assert.NotEqual(t, mesos.Status_DRIVER_RUNNING, status)
+	_, statErr := os.Stat(s.localWorkDir)
+	assert.True(t, os.IsNotExist(statErr), "the embedded cluster was closed at once")
+}
+
+func TestLocalFailedExecutorStderrIsInTheError(t *testing.T) {
+	for _, tc := range []struct {
+		name, script, want string
+	}{
+		{"crashing executor", "#!/bin/sh\necho 'boom from the executor' >&2\nexit 3\n", "boom from the executor"},
+		{"not a program", "this is not a program\n", "not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := localConf(t, "local:1")
+			conf.ExecutorPath = writeTempFile(t, "app-executor", tc.script)
+			diag := &syncBuffer{}
+			conf.DiagOutput = diag
+			s := NewGoTaskScheduler("", conf, nil)
+			s.SpawnTask("seq", 1, nil)
+			s.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+				drainEvents(&events{}, schedevent)
+			})
+			err := s.Run()
+			t.Cleanup(func() { os.RemoveAll(s.keptSandbox) })
+			var je *JobError
+			require.ErrorAs(t, err, &je)
+			t.Logf("error: %v\ndiagnostics:\n%s", err, diag)
+			assert.Equal(t, "seq-0", je.TaskName)
+			assert.Contains(t, je.ExecutorStderr, tc.want)
+			assert.Contains(t, err.Error(), "executor stderr (last lines):")
+			require.NotEmpty(t, s.keptSandbox, "the failed executor's sandbox is kept")
+			assert.DirExists(t, s.keptSandbox)
+			assert.Contains(t, diag.String(), "sandbox of the failed job kept at "+s.keptSandbox)
+			assert.True(t, strings.HasPrefix(je.Cause, "TASK_FAILED") || strings.HasPrefix(je.Cause, "executor "), je.Cause)
+		})
+	}
+}
