@@ -172,6 +172,7 @@ func (m *jobMessenger) watchRegistration() {
 	if !ok {
 		return
 	}
+	m.s.noteStartFailure(reason) // for Result; the first reason wins
 	self := m.Messenger.UPID()
 	log.Errorf("mesosgot: the job did not start: %s", reason)
 	if err := m.Messenger.Route(context.Background(), &self, &mesos.FrameworkErrorMessage{Message: proto.String("mesosgot: the job did not start: " + reason)}); err != nil {

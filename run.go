@@ -1,6 +1,7 @@
 package mesosgot
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -60,6 +61,12 @@ func (sched *GoTaskScheduler) endIfNotStarted() bool {
 	sched.startOnce.Do(func() {
 		never = true
 		sched.notStarted = true
+		sched.result = errors.New("mesosgot: the scheduler driver stopped before the job started")
+		select {
+		case <-sched.startFail:
+			sched.result = fmt.Errorf("mesosgot: the job did not start: %s", sched.startFailReason)
+		default:
+		}
 		close(sched.done)
 	})
 	if never {

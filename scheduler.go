@@ -287,14 +287,16 @@ func (sched *GoTaskScheduler) start(driver sched.SchedulerDriver) {
 }
 
 // Done returns a channel closed when the job has ended (its driver stopped
-// and the app channels closed). It is never closed for a job that never
+// and the app channels closed), or when its driver stopped before the job
 // started.
 func (sched *GoTaskScheduler) Done() <-chan struct{} {
 	return sched.done
 }
 
 // Result returns the job's outcome once Done is closed: nil for a normal
-// end, else an error naming the task and the cause (a *JobError).
+// end, else an error naming the task and the cause (a *JobError), or why
+// the job never started (the driver stopped first, the registration timed
+// out, the authentication was refused).
 func (sched *GoTaskScheduler) Result() error {
 	select {
 	case <-sched.done:

@@ -2,6 +2,7 @@ package mesosgot
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -151,4 +152,33 @@ func TestLocalFailedExecutorStderrIsInTheError(t *testing.T) {
 			assert.True(t, strings.HasPrefix(je.Cause, "TASK_FAILED") || strings.HasPrefix(je.Cause, "executor "), je.Cause)
 		})
 	}
+}
+
+func TestSeedStyleRegistrationTimeoutAbortsTheDriver(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	nobody := l.Addr().String()
+	require.NoError(t, l.Close()) // a master address nobody listens at
+	conf := localConf(t, nobody)
+	conf.RegistrationTimeout = time.Second
+	s := NewGoTaskScheduler("", conf, nil)
+	s.SpawnTask("seq", 1, nil)
+	s.RegisterSchedFunc(func(<-chan GoTaskMsg, chan<- GoTaskMsg, <-chan SchedEvent) {})
+	driver, err := sched.NewMesosSchedulerDriver(s.DriverConfig())
+	require.NoError(t, err)
+	require.NoError(t, s.Err())
+	done := make(chan mesos.Status, 1)
+	go func() {
+		status, _ := driver.Run()
+		done <- status
+	}()
+	select {
+	case status := <-done:
+		assert.Equal(t, mesos.Status_DRIVER_ABORTED, status)
+	case <-time.After(60 * time.Second):
+		t.Fatal("driver.Run still waits for a master nobody runs")
+	}
+	<-s.Done()
+	require.Error(t, s.Result())
+	assert.Contains(t, s.Result().Error(), "not registered with master "+nobody+" within 1s")
 }
