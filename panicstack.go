@@ -9,7 +9,8 @@ const panicStackFrames = 8
 // panicStackHead returns the first frames of stack (as debug.Stack gives it,
 // taken in a deferred recover) from the panicking function on: the frames of
 // debug.Stack, the deferred function and runtime.gopanic are left out, and
-// at most frames frames (two lines each) follow, indented by one tab.
+// at most frames frames (two lines each) follow, indented by one tab; the
+// frames of mesosgot that called the task are left out too.
 func panicStackHead(stack []byte, frames int) string {
 	trimmed := strings.TrimRight(string(stack), "\n")
 	if trimmed == "" {
@@ -29,6 +30,15 @@ func panicStackHead(stack []byte, frames int) string {
 		}
 	}
 	lines = lines[start:]
+	// mesosgot's own frames, which called the task, say nothing to its author.
+	for i := 0; i+1 < len(lines); i += 2 {
+		if strings.HasPrefix(lines[i], "github.com/mesosgot/mesosgot.AppTaskFunc.Run(") ||
+			strings.HasPrefix(lines[i], "github.com/mesosgot/mesosgot.(*DefAppTaskExecutor).RunTaskWithArgs(") ||
+			strings.HasPrefix(lines[i], "github.com/mesosgot/mesosgot.(*execTask).run(") {
+			lines = lines[:i]
+			break
+		}
+	}
 	if n := 2 * frames; len(lines) > n {
 		lines = append(lines[:n:n], "\t...")
 	}
