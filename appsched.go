@@ -5,8 +5,15 @@ import "sync"
 // AppSchedulerFunc is a scheduler function: the scheduling logic that runs
 // in the scheduler process. It receives messages from tasks on "schedin",
 // sends messages to tasks on "schedout" and receives scheduling events on
-// "schedevent". Returning from it ends the job normally. schedin and
-// schedevent are closed when the job ends.
+// "schedevent". Returning from it ends the job normally.
+//
+// schedin is closed once no task can send any more: every task has reached
+// a terminal state and everything the tasks sent has been received on
+// schedin (or, at the latest, when the job ends). So `for m := range
+// schedin` ends by itself when the tasks are done; a select should check
+// the second value (`m, ok := <-schedin`). schedevent stays open until the
+// job ends, which for a normal end is after this function returns: do not
+// wait for it to close after the tasks have ended.
 type AppSchedulerFunc func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent)
 
 // Run calls the function itself, so an AppSchedulerFunc is an AppSchedulerTask.
