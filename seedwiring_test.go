@@ -123,10 +123,10 @@ func TestSeedStyleSetupErrorFailsAtOnce(t *testing.T) {
 
 func TestLocalFailedExecutorStderrIsInTheError(t *testing.T) {
 	for _, tc := range []struct {
-		name, script, want string
+		name, script, want, hint string
 	}{
-		{"crashing executor", "#!/bin/sh\necho 'boom from the executor' >&2\nexit 3\n", "boom from the executor"},
-		{"not a program", "this is not a program\n", "not found"},
+		{"crashing executor", "#!/bin/sh\necho 'boom from the executor' >&2\nexit 3\n", "boom from the executor", ""},
+		{"not a program", "this is not a program\n", "not found", "the shell could not run the executor"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := localConf(t, "local:1")
@@ -150,6 +150,11 @@ func TestLocalFailedExecutorStderrIsInTheError(t *testing.T) {
 			assert.DirExists(t, s.keptSandbox)
 			assert.Contains(t, diag.String(), "sandbox of the failed job kept at "+s.keptSandbox)
 			assert.True(t, strings.HasPrefix(je.Cause, "TASK_FAILED") || strings.HasPrefix(je.Cause, "executor "), je.Cause)
+			if tc.hint != "" {
+				assert.Contains(t, je.Cause, tc.hint)
+			} else {
+				assert.NotContains(t, je.Cause, "the shell could not run")
+			}
 		})
 	}
 }
