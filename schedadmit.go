@@ -34,7 +34,7 @@ func (j *schedJob) notAdmitted(offers []placementOffer) {
 	if d := j.s.conf.PlacementTimeout; d > 0 {
 		wait = fmt.Sprintf("failing after -placement_timeout %v", d)
 	}
-	j.s.diagf("WARNING: offers cannot hold the job yet (%d rounds in %v; %s): %s", ev.Rounds, ev.Waiting.Round(time.Second), wait, ev.Explanation)
+	j.s.diagf("WARNING: offers cannot hold the job yet (%s in %v; %s): %s", plural(ev.Rounds, "round"), ev.Waiting.Round(time.Second), wait, ev.Explanation)
 	j.checkPlacementTimeout(now)
 }
 
@@ -62,5 +62,13 @@ func (j *schedJob) checkPlacementTimeout(now time.Time) {
 	}
 	ev := j.admissionEvent(now)
 	j.emit(JobNotAdmitted, ev)
-	j.fail(&JobError{Cause: fmt.Sprintf("no round of offers could hold the job within -placement_timeout %v (%d rounds): %s", d, ev.Rounds, ev.Explanation)})
+	j.fail(&JobError{Cause: fmt.Sprintf("no round of offers could hold the job within -placement_timeout %v (%s): %s", d, plural(ev.Rounds, "round"), ev.Explanation)})
+}
+
+// plural is "1 round", "2 rounds".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
