@@ -117,6 +117,7 @@ type schedJob struct {
 
 	driverIsGone bool // the driver stopped without the job asking
 
+	terminalCount int       // tasks in a terminal state
 	schedinClosed bool      // no task can send any more: schedin was closed early
 	silentSince   time.Time // when schedin was closed early
 	silentHinted  bool      // the user was told the job waits for the app
@@ -236,13 +237,8 @@ func (j *schedJob) appHeads() (inCh chan GoTaskMsg, in GoTaskMsg, evCh chan Sche
 // every task has reached a terminal state and everything the tasks sent
 // has been handed to the app. schedevent stays open until the job ends.
 func (j *schedJob) closeSchedinWhenSilent() {
-	if j.schedinClosed || j.phase == phaseDone || j.inQ.len() > 0 {
+	if j.schedinClosed || j.phase == phaseDone || j.inQ.len() > 0 || j.terminalCount < len(j.tasks) {
 		return
-	}
-	for _, t := range j.tasks {
-		if !t.terminal {
-			return
-		}
 	}
 	j.schedinClosed = true
 	j.silentSince = time.Now()
@@ -488,6 +484,7 @@ func (j *schedJob) statusUpdate(st *mesos.TaskStatus) {
 		return
 	}
 	t.terminal = true
+	j.terminalCount++
 	t.pending = nil
 	delete(j.backlog, name)
 	switch st.GetState() {
