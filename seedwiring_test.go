@@ -2,6 +2,7 @@ package mesosgot
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	sched "github.com/mesos/mesos-go/api/v0/scheduler"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mesosgot/mesosgot/localmesos"
 )
 
 // syncBuffer is a bytes.Buffer safe for the job's and the test's goroutines.
@@ -186,4 +189,46 @@ func TestSeedStyleRegistrationTimeoutAbortsTheDriver(t *testing.T) {
 	<-s.Done()
 	require.Error(t, s.Result())
 	assert.Contains(t, s.Result().Error(), "not registered with master "+nobody+" within 1s")
+}
+
+// TestJobEndUnregistersTheFramework: both a normal and a failed end
+// unregister the framework (Mesos then shuts its executors down), though
+// neither waits for mesos-go's 2 s stop sleep. The cluster does not check
+// links here, so only an unregistration can remove the framework.
+func TestJobEndUnregistersTheFramework(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("failed=%v", fail), func(t *testing.T) {
+			c, err := localmesos.Start(localmesos.Config{Agents: 1, LinkCheckInterval: time.Hour})
+			require.NoError(t, err)
+			t.Cleanup(func() { c.Close() })
+			s := NewGoTaskScheduler("", localConf(t, c.MasterAddr()), nil)
+			s.SpawnTask("wait", 1, nil)
+			s.SpawnTask("fail", 1, nil)
+			s.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+				if !untilRunning(2, &events{}, schedevent) || !fail {
+					return
+				}
+				schedout <- GoTaskMsg{TaskName: "fail-0", MessageData: "now"}
+				drainEvents(&events{}, schedevent)
+			})
+			status, _ := runSeedStyle(t, s)
+			if fail {
+				assert.Equal(t, mesos.Status_DRIVER_ABORTED, status)
+				require.Error(t, s.Result())
+			} else {
+				assert.Equal(t, mesos.Status_DRIVER_STOPPED, status)
+				require.NoError(t, s.Result())
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				fws := c.Frameworks()
+				require.Len(t, fws, 1)
+				if fws[0].Removed && len(executorProcesses(t, testExecutor(t))) == 0 {
+					break
+				}
+				require.True(t, time.Now().Before(deadline), "framework %+v not removed, or executors left", fws[0])
+				time.Sleep(20 * time.Millisecond) // polling the cluster's state
+			}
+		})
+	}
 }
