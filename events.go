@@ -17,7 +17,8 @@ type SchedEvent struct {
 // SchedEventType is the kind of a SchedEvent.
 type SchedEventType int
 
-// The scheduler event types, in the seed's order. The comment of each says
+// The scheduler event types, in their original order (the values are part
+// of the API; types added later follow NumSchedEventTypes). The comment of each says
 // when it is emitted and the type of SchedEvent.EventData it carries.
 const (
 	// Registered: the framework registered with the master. EventData: string, the framework ID.
