@@ -125,4 +125,3 @@ func (j *schedJob) decline(offers []*mesos.Offer, used map[string]bool, refuse f
 		}
 	}
 }
-
