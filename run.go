@@ -41,6 +41,12 @@ func (sched *GoTaskScheduler) RunDriver(driver sched.SchedulerDriver) error {
 		if abortReason != "" {
 			return fmt.Errorf("mesosgot: the job did not start: %s", abortReason)
 		}
+		sched.msgrMu.Lock()
+		masterErr := sched.masterErr
+		sched.msgrMu.Unlock()
+		if masterErr != "" {
+			return fmt.Errorf("mesosgot: the job did not start: master error: %s", masterErr)
+		}
 		if err == nil {
 			err = fmt.Errorf("status %s", status)
 		}
@@ -66,6 +72,11 @@ func (sched *GoTaskScheduler) endIfNotStarted() bool {
 		case <-sched.startFail:
 			sched.result = fmt.Errorf("mesosgot: the job did not start: %s", sched.startFailReason)
 		default:
+			sched.msgrMu.Lock()
+			if sched.masterErr != "" {
+				sched.result = fmt.Errorf("mesosgot: the job did not start: master error: %s", sched.masterErr)
+			}
+			sched.msgrMu.Unlock()
 		}
 		close(sched.done)
 	})

@@ -232,3 +232,20 @@ func TestJobEndUnregistersTheFramework(t *testing.T) {
 		})
 	}
 }
+
+func TestTailLines(t *testing.T) {
+	tests := []struct {
+		in     string
+		n, max int
+		want   string
+	}{
+		{"", 3, 100, ""},
+		{"a\nb\nc\nd\n", 2, 100, "c\nd"},
+		{"a\nb\n", 5, 100, "a\nb"},
+		{"0123456789\nabc\n", 5, 6, "abc"}, // a cut line is left out
+		{strings.Repeat("x", 50), 3, 10, strings.Repeat("x", 10)},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, tailLines(tc.in, tc.n, tc.max), "%q", tc.in)
+	}
+}
