@@ -249,3 +249,25 @@ func TestTailLines(t *testing.T) {
 		assert.Equal(t, tc.want, tailLines(tc.in, tc.n, tc.max), "%q", tc.in)
 	}
 }
+
+// TestMasterErrorBeforeStartIsTheReason: a master that refuses the
+// framework (here: it requires authentication and the job has no
+// principal) aborts the driver; Run says what the master said.
+func TestMasterErrorBeforeStartIsTheReason(t *testing.T) {
+	c, err := localmesos.Start(localmesos.Config{Credentials: map[string]string{"ops": "right"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	s := NewGoTaskScheduler("", localConf(t, c.MasterAddr()), nil)
+	s.SpawnTask("wait", 1, nil)
+	s.RegisterSchedFunc(func(<-chan GoTaskMsg, chan<- GoTaskMsg, <-chan SchedEvent) {})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the job did not end")
+	}
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "master error: framework at scheduler")
+	assert.Contains(t, err.Error(), "is not authenticated")
+}
