@@ -5,7 +5,7 @@ BIN := bin
 #   make run ARGS="-workers 8 -messages 10000"
 ARGS ?=
 
-.PHONY: all build vet test test-deps-chromium examples run pingpong elevator montecarlo hello mesos-local clean
+.PHONY: all build vet test test-deps-chromium examples run pingpong elevator montecarlo hello seedstyle mesos-local clean
 
 all: build
 
@@ -40,6 +40,8 @@ examples:
 	$(GO) build -o $(BIN)/montecarlo-executor ./examples/montecarlo/executor
 	$(GO) build -o $(BIN)/hello-scheduler ./examples/hello/scheduler
 	$(GO) build -o $(BIN)/hello-executor ./examples/hello/executor
+	$(GO) build -o $(BIN)/seedstyle-scheduler ./examples/seedstyle/scheduler
+	$(GO) build -o $(BIN)/seedstyle-executor ./examples/seedstyle/executor
 
 # run: the pingpong example on the embedded local Mesos cluster.
 run: pingpong
@@ -54,6 +56,10 @@ elevator: examples
 # points); e.g. make montecarlo ARGS="-workers 8 -batches 2000 -fail_batch 100"
 montecarlo: examples
 	$(BIN)/montecarlo-scheduler -master=local -executor=$(BIN)/montecarlo-executor $(ARGS)
+
+# seedstyle: a job whose driver is built by hand (ARGS=-fail: a failing one).
+seedstyle: examples
+	$(BIN)/seedstyle-scheduler -master=local -executor=$(BIN)/seedstyle-executor $(ARGS)
 
 # hello: the README's job.
 hello: examples

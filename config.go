@@ -2,28 +2,36 @@ package mesosgot
 
 import (
 	"flag"
+	"io"
 	"sync"
 	"time"
 )
 
 // GoTaskSchedConfig holds the GoTask scheduler/framework config parameters.
-// The seed's fields come first; the rest are additions with defaults that
-// DefaultSchedulerConfig fills in.
+// DefaultSchedulerConfig gives the defaults; RegisterSchedulerFlags and
+// LoadSchedulerConfig fill it from flags.
 type GoTaskSchedConfig struct {
 	//Binding address for artifact server
 	Address string
 	//Binding port for artifact server; 0 picks a free port
 	ArtifactPort int
-	//Authentication provider
+	// AuthProvider is the SASL login provider used with a principal;
+	// default "SASL" (CRAM-MD5).
 	AuthProvider string
-	//Master address, default 127.0.0.1:5050; "local" or "local:N" runs an
-	//embedded local cluster (N agents) in the scheduler process
+	// Master is the master's host:port (default 127.0.0.1:5050), or
+	// zk://host:port[,host:port...]/path to find the leading master through
+	// ZooKeeper; "local" or "local:N" runs an embedded local cluster (N
+	// agents) in the scheduler process.
 	Master string
-	//Path to app framework executor
+	// ExecutorPath is the app executor binary, which the scheduler serves
+	// to the agents; an http, https, hdfs or s3 URL is given to the agents
+	// to fetch as it is.
 	ExecutorPath string
-	//Mesos authentication principal
+	// MesosAuthPrincipal, when set, authenticates the framework with it
+	// (and makes it the framework's principal).
 	MesosAuthPrincipal string
-	//Mesos authentication secret file
+	// MesosAuthSecretFile is the file holding the principal's secret
+	// (trailing newlines are dropped).
 	MesosAuthSecretFile string
 	// TaskRefuseSeconds is the refuse_seconds filter of offers declined
 	// because the round could not hold the whole job.
@@ -41,6 +49,17 @@ type GoTaskSchedConfig struct {
 	// RegistrationTimeout bounds the wait for the framework's registration
 	// (an unreachable master); 0 waits forever. Default 2 minutes.
 	RegistrationTimeout time.Duration
+	// PlacementTimeout fails the job, with the explanation of what is short,
+	// when no round of offers could hold the whole job within it; 0 waits.
+	PlacementTimeout time.Duration
+	// LocalCapacityFactor bounds the embedded cluster of Master "local":
+	// it is sized to the job, but to at most this many times the machine's
+	// cpus and memory (0 means the default, 4). A job asking for more fails
+	// at once, saying what is short.
+	LocalCapacityFactor float64
+	// DiagOutput receives the job's own lines (admission warnings, where
+	// the logs are, a kept sandbox); nil means os.Stderr.
+	DiagOutput io.Writer
 
 	// Progress prints a one-line progress of the job on stderr: redrawn in
 	// place on a terminal, every few seconds elsewhere, and a last line at
@@ -74,18 +93,21 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 // mesos-go's example scheduler: -master, -address, -artifactPort,
 // -executor, -mesos_authentication_provider,
 // -mesos_authentication_principal, -mesos_authentication_secret_file, plus
-// -task_refuse_seconds.
+// -task_refuse_seconds, -registration_timeout, -placement_timeout,
+// -local_capacity_factor, -progress and -status_address.
 func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	c := DefaultSchedulerConfig()
 	fs.StringVar(&c.Address, "address", c.Address, "Binding address for artifact server")
 	fs.IntVar(&c.ArtifactPort, "artifactPort", c.ArtifactPort, "Binding port for artifact server (0: any free port)")
 	fs.StringVar(&c.AuthProvider, "mesos_authentication_provider", c.AuthProvider, "Authentication provider to use, default is SASL that supports mechanisms: [CRAM-MD5]")
 	fs.StringVar(&c.Master, "master", c.Master, "Master address <ip:port>, zk://host:port/mesos, or local[:N] for an embedded local cluster of N agents")
-	fs.StringVar(&c.ExecutorPath, "executor", c.ExecutorPath, "Path to app executor binary")
-	fs.StringVar(&c.MesosAuthPrincipal, "mesos_authentication_principal", c.MesosAuthPrincipal, "Mesos authentication principal.")
-	fs.StringVar(&c.MesosAuthSecretFile, "mesos_authentication_secret_file", c.MesosAuthSecretFile, "Mesos authentication secret file.")
+	fs.StringVar(&c.ExecutorPath, "executor", c.ExecutorPath, "Path of the app executor binary, served to the agents by the scheduler (or an http, https, hdfs or s3 URL the agents fetch)")
+	fs.StringVar(&c.MesosAuthPrincipal, "mesos_authentication_principal", c.MesosAuthPrincipal, "Mesos authentication principal; when set the framework authenticates (SASL CRAM-MD5) and registers with this principal")
+	fs.StringVar(&c.MesosAuthSecretFile, "mesos_authentication_secret_file", c.MesosAuthSecretFile, "File holding the principal's secret (trailing newlines are dropped)")
 	fs.Float64Var(&c.TaskRefuseSeconds, "task_refuse_seconds", c.TaskRefuseSeconds, "Seconds to refuse offers declined because they could not hold the whole job")
 	fs.DurationVar(&c.RegistrationTimeout, "registration_timeout", c.RegistrationTimeout, "How long to wait for the framework to register with the master (0: forever)")
+	fs.DurationVar(&c.PlacementTimeout, "placement_timeout", c.PlacementTimeout, "Fail the job, saying which resource is short, when no round of offers can hold all its tasks within this time (0: wait)")
+	fs.Float64Var(&c.LocalCapacityFactor, "local_capacity_factor", c.LocalCapacityFactor, "With -master=local, the embedded cluster holds at most this many times the machine's cpus and memory (0: 4)")
 	fs.BoolVar(&c.Progress, "progress", c.Progress, "Print the job's progress on stderr (redrawn in place on a terminal, every 5s otherwise); -progress=false turns it off")
 	fs.StringVar(&c.StatusAddress, "status_address", c.StatusAddress, "Serve the job's status on host:port while it runs: /status as JSON, / as a web page (empty: no server)")
 	return c

@@ -11,8 +11,8 @@ import (
 func main() {
 	exec := mesosgot.NewGoTaskExecutor(nil)
 	exec.RegisterTaskFunc("echo", func(in <-chan mesosgot.GoTaskMsg, out chan<- mesosgot.GoTaskMsg, args []string, env map[string]string) error {
-		for m := range in { // in closes when the job ends
-			out <- mesosgot.GoTaskMsg{MessageData: m.MessageData + " from " + env["MESOSGOT_TASK_NAME"]}
+		for m := range in { // in closes when the job ends; args[0] is this task's name
+			out <- mesosgot.GoTaskMsg{MessageData: m.MessageData + " from " + args[0]}
 		}
 		return nil // a returned error (or a panic) fails the whole job
 	})

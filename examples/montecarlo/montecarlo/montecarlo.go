@@ -77,11 +77,14 @@ func failBatch(args []string) (int64, error) {
 }
 
 // Sampler is the task function: for each work item it receives it sends
-// back the batch's hit count. With the argument fail_batch=N it fails when
-// it is given batch N.
+// back the batch's hit count. args[0] is the task's name; with the argument
+// fail_batch=N after it, the task fails when it is given batch N.
 func Sampler(in <-chan mesosgot.GoTaskMsg, out chan<- mesosgot.GoTaskMsg, args []string, env map[string]string) error {
-	name := env["MESOSGOT_TASK_NAME"]
-	fail, err := failBatch(args)
+	if len(args) == 0 {
+		return fmt.Errorf("sampler: no task name in args")
+	}
+	name := args[0]
+	fail, err := failBatch(args[1:])
 	if err != nil {
 		return fmt.Errorf("sampler %s: bad argument %v: %w", name, args, err)
 	}
