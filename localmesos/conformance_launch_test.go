@@ -26,15 +26,15 @@ func TestConformanceTaskIDValidation(t *testing.T) {
 
 	long := strings.Repeat("x", 256)
 	want := map[string]string{
-		"":         "ID must not be empty",
-		long:       "ID must not be greater than 255 characters",
-		".":        "'.' is disallowed",
-		"..":       "'..' is disallowed",
-		"a/b":      "'a/b' contains invalid characters",
-		`a\b`:      `'a\b' contains invalid characters`,
+		"":          "ID must not be empty",
+		long:        "ID must not be greater than 255 characters",
+		".":         "'.' is disallowed",
+		"..":        "'..' is disallowed",
+		"a/b":       "'a/b' contains invalid characters",
+		`a\b`:       `'a\b' contains invalid characters`,
 		"tab\there": "'tab\there' contains invalid characters",
-		"nul\x00":  "'nul\x00' contains invalid characters",
-		"del\x7f":  "'del\x7f' contains invalid characters",
+		"nul\x00":   "'nul\x00' contains invalid characters",
+		"del\x7f":   "'del\x7f' contains invalid characters",
 	}
 	var tasks []*mesos.TaskInfo
 	for id := range want {
