@@ -72,7 +72,7 @@ func (m *master) newFramework(id string, info *mesos.FrameworkInfo, pid *upid.UP
 		active:      true,
 		connected:   true,
 		tasks:       map[string]*task{},
-		unreachable: map[string]string{},
+		unreachable: map[string]*task{},
 		executors:   map[string]map[string]*mesos.ExecutorInfo{},
 	}
 	m.frameworks[id] = fw

@@ -48,7 +48,8 @@ type framework struct {
 
 	tasks       map[string]*task
 	completed   []*task                                   // terminal tasks the scheduler acknowledged, oldest first
-	unreachable map[string]string                         // task ID -> agent ID of tasks lost with their agent
+	unreachable map[string]*task                          // tasks lost with their agent, by ID (bounded)
+	lostOrder   []string                                  // unreachable's IDs, oldest first
 	executors   map[string]map[string]*mesos.ExecutorInfo // agent ID -> executor ID -> info
 	filters     []*filter
 	failover    func() // stops the pending failover timeout

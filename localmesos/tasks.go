@@ -202,8 +202,10 @@ func (m *master) killTask(from *upid.UPID, msg *mesos.KillTaskMessage) {
 const maxCompletedTasks = 1000
 
 // completeTask forgets t, whose terminal state the scheduler acknowledged
-// (or the master generated), as Mesos' Master::removeTask does; lost says
-// its agent is gone, so its ID cannot be reused (Mesos' unreachableTasks).
+// (or the master generated), as Mesos' Master::removeTask does: it moves to
+// the completed tasks, or, when lost with its agent, to the unreachable
+// ones, whose IDs cannot be reused (Mesos' Framework::unreachableTasks).
+// Both are bounded as Mesos bounds them.
 func (m *master) completeTask(fw *framework, t *task, lost bool) {
 	id := t.info.GetTaskId().GetValue()
 	if fw.tasks[id] != t {
@@ -211,7 +213,17 @@ func (m *master) completeTask(fw *framework, t *task, lost bool) {
 	}
 	delete(fw.tasks, id)
 	if lost {
-		fw.unreachable[id] = t.agentID
+		if fw.unreachable[id] == nil {
+			fw.lostOrder = append(fw.lostOrder, id)
+		}
+		fw.unreachable[id] = t
+		if n := len(fw.lostOrder) - maxCompletedTasks; n > 0 {
+			for _, old := range fw.lostOrder[:n] {
+				delete(fw.unreachable, old)
+			}
+			fw.lostOrder = append(fw.lostOrder[:0:0], fw.lostOrder[n:]...)
+		}
+		return
 	}
 	fw.completed = append(fw.completed, t)
 	if n := len(fw.completed) - maxCompletedTasks; n > 0 {
@@ -224,10 +236,15 @@ func (m *master) tasks() []TaskState {
 	defer m.mu.Unlock()
 	var out []TaskState
 	for _, fw := range m.frameworks {
-		all := make([]*task, 0, len(fw.tasks)+len(fw.completed))
+		all := make([]*task, 0, len(fw.tasks)+len(fw.completed)+len(fw.unreachable))
 		all = append(all, fw.completed...)
 		for _, t := range fw.tasks {
 			all = append(all, t)
+		}
+		for id, t := range fw.unreachable {
+			if fw.tasks[id] == nil { // not back with a re-registered agent
+				all = append(all, t)
+			}
 		}
 		for _, t := range all {
 			out = append(out, TaskState{

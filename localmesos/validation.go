@@ -45,7 +45,7 @@ func (m *master) validateTask(fw *framework, agentID string, ti *mesos.TaskInfo,
 	if fw.tasks[id] != nil || batch[id] {
 		return resSet{}, fmt.Errorf("Task has duplicate ID: %s", id)
 	}
-	if _, ok := fw.unreachable[id]; ok {
+	if fw.unreachable[id] != nil {
 		return resSet{}, fmt.Errorf("Task reuses the ID of an unreachable task: %s", id)
 	}
 	if ti.GetSlaveId().GetValue() != agentID {
