@@ -7,6 +7,7 @@ import (
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	util "github.com/mesos/mesos-go/api/v0/mesosutil"
+	"github.com/mesos/mesos-go/api/v0/upid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -86,4 +87,29 @@ func TestConformanceReregistration(t *testing.T) {
 	require.Eventually(t, func() bool { return c.Frameworks()[0].Removed }, waitTimeout, 10*time.Millisecond)
 	other.send(&mesos.ReregisterFrameworkMessage{Framework: info, Failover: proto.Bool(true)})
 	assert.Equal(t, "Framework has been removed", recv(t, other.errors, "refusal"))
+}
+
+// Follows Mesos' src/master/master.cpp, Master::_subscribe and
+// Master::connectAndActivateRecoveredFramework: a framework this master
+// knows only from an agent's report (after a master failover) is recovered
+// by its scheduler re-registering, failover or not, and the scheduler gets
+// FrameworkRegisteredMessage; so is a framework the master never heard of.
+func TestConformanceRecoveredFramework(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{})
+	const known = "fw-known-from-an-agent"
+	c.master.mu.Lock()
+	fw := c.master.newFramework(known, &mesos.FrameworkInfo{User: proto.String(""), Name: proto.String("")}, &upid.UPID{}, "")
+	fw.connected, fw.active = false, false
+	c.master.mu.Unlock()
+
+	for _, id := range []string{known, "fw-never-seen"} {
+		r := newRawSched(t, c)
+		info := &mesos.FrameworkInfo{Id: util.NewFrameworkID(id), User: proto.String(""), Name: proto.String(t.Name())}
+		r.send(&mesos.ReregisterFrameworkMessage{Framework: info, Failover: proto.Bool(false)})
+		assert.Equal(t, id, recv(t, r.registered, "registration of "+id).GetFrameworkId().GetValue())
+		if id == known {
+			recv(t, r.offers, "offer to "+id) // it is active again (the other one finds the agent taken)
+		}
+	}
 }

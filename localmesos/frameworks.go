@@ -114,11 +114,23 @@ func (m *master) reregisterFramework(from *upid.UPID, msg *mesos.ReregisterFrame
 			return
 		}
 	}
-	if fw == nil {
-		// Unknown to this master (e.g. registered with an earlier one):
-		// recovered, as a failed-over Mesos master does.
-		fw = m.newFramework(id, info, from, principal)
-		m.c.stats.frameworksRegistered.Add(1)
+	if fw == nil || fw.pid == nil || fw.pid.Host == "" {
+		// Unknown to this master (registered with an earlier one) or only
+		// known from a re-registering agent's report: recovered, as after a
+		// Mesos master failover (Master::connectAndActivateRecoveredFramework).
+		if fw == nil {
+			fw = m.newFramework(id, info, from, principal)
+			m.c.stats.frameworksRegistered.Add(1)
+		} else {
+			p := *from
+			fw.pid, fw.principal = &p, principal
+			fw.info = proto.Clone(info).(*mesos.FrameworkInfo)
+			fw.connected, fw.active = true, true
+			if fw.failover != nil {
+				fw.failover()
+				fw.failover = nil
+			}
+		}
 		m.c.logf("framework %s (%s) re-registered from %s", id, info.GetName(), from)
 		m.send(from, &mesos.FrameworkRegisteredMessage{FrameworkId: fw.info.Id, MasterInfo: m.info})
 		m.updateAgentsOf(fw)
