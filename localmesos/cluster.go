@@ -392,9 +392,7 @@ func (c *Cluster) Stats() Stats {
 }
 
 // Tasks returns the master's view of every task it accepted, sorted by
-// framework and task ID. Of the tasks whose terminal update the scheduler
-// acknowledged (which the master has forgotten, as Mesos does) it keeps the
-// last 1000 per framework.
+// framework and task ID.
 func (c *Cluster) Tasks() []TaskState { return c.master.tasks() }
 
 // Frameworks returns every framework the master has known, sorted by ID.

@@ -24,11 +24,6 @@
 // and https URLs, file:// URLs and local paths). Tasks with a CommandInfo and
 // no ExecutorInfo are run by the agent itself as a command executor. Status
 // updates are retried by the agent until the scheduler acknowledges them.
-// As on a Mesos agent, executors get exactly the MESOS_* environment Mesos
-// gives them (plus Config.ExecutorEnvironment), and an agent running as root
-// runs each executor as its framework's user (Config.NoSwitchUser turns that
-// off). Task validation, reconciliation, scheduler failover and the
-// timeouts follow Mesos 1.x, with its messages and default values.
 //
 // Every process is a mesos-go messenger (handler registry, decoding and
 // dispatch) over a small libprocess HTTP transport of this package, which
@@ -37,9 +32,8 @@
 // also serves GET /state, whose "leader" field is how mesos-go's standalone
 // detector finds the master.
 //
-// Not implemented: the v1 HTTP API (a call to /api/v1/scheduler is answered
-// 501 Not Implemented, so the driver's AcceptOffers, which sends a v1 Call,
-// is not served; LaunchTasks and DeclineOffer are),
+// Not implemented: the v1 HTTP API (so the driver's AcceptOffers, which
+// sends a v1 Call, is not served; LaunchTasks and DeclineOffer are),
 // reservations and persistent volumes, roles and quota (every framework is
 // offered every resource), agent registration over the wire and agent
 // restarts (agents are in-process; LoseAgent simulates a lost one),
