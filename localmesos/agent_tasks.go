@@ -96,6 +96,9 @@ func (a *agent) killTask(from *upid.UPID, msg *mesos.KillTaskMessage) {
 			}
 		}
 	}
+	if s := a.streams[fid+"/"+tid]; s != nil && len(s.pending) > 0 {
+		known = true // its terminal update is not acknowledged yet
+	}
 	if ex == nil && known {
 		log.V(1).Infof("localmesos: agent %s: task %s of framework %s is already terminal; ignoring kill", a.id, tid, fid)
 		return

@@ -139,3 +139,48 @@ func TestConformanceKillUnknownTask(t *testing.T) {
 	assert.Equal(t, "nope", st.GetTaskId().GetValue())
 	assertReconciled(t, st, mesos.TaskState_TASK_LOST, "Reconciliation: Task is unknown")
 }
+
+// Follows Mesos' src/master/master.cpp, Master::kill (a task the master
+// still knows, terminal but unacknowledged, is killed on its agent) and
+// src/slave/slave.cpp, Slave::killTask / Slave::kill (the agent, which still
+// holds that update, does not invent another terminal state for it).
+func TestConformanceKillTerminalUnacknowledgedTask(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{})
+	r := newRawSched(t, c)
+	fid := r.register()
+	o := recv(t, r.offers, "offer")
+	r.launch(fid, o, commandTask("done", "true", o))
+	r.ack(r.update("done", mesos.TaskState_TASK_RUNNING))
+	finished := r.update("done", mesos.TaskState_TASK_FINISHED)
+	r.send(&mesos.KillTaskMessage{FrameworkId: fid, TaskId: util.NewTaskID("done")})
+	// A task launched after the kill goes the same way (master, then the
+	// agent, whose updates reach the scheduler in order): any answer of the
+	// agent to the kill would arrive before this task's TASK_RUNNING.
+	o = recv(t, r.offers, "offer")
+	r.launch(fid, o, commandTask("probe", "exec sleep 600", o))
+	for {
+		u := recv(t, r.updates, "probe running")
+		if u.GetStatus().GetTaskId().GetValue() == "probe" {
+			require.Equal(t, mesos.TaskState_TASK_RUNNING, u.GetStatus().GetState())
+			break
+		}
+		t.Fatalf("unexpected update for the killed terminal task: %s %s", u.GetStatus().GetState(), u.GetStatus().GetMessage())
+	}
+	r.reconcile(fid, &mesos.TaskStatus{TaskId: util.NewTaskID("done"), State: mesos.TaskState_TASK_FINISHED.Enum()})
+	u := recv(t, r.updates, "reconciliation")
+	assertReconciled(t, u.GetStatus(), mesos.TaskState_TASK_FINISHED, "Reconciliation: Latest task state")
+	// An answer queued behind the unacknowledged update would leave once
+	// it is acknowledged, before the TASK_RUNNING of a task launched after.
+	r.ack(finished)
+	o = recv(t, r.offers, "offer")
+	r.launch(fid, o, commandTask("probe2", "exec sleep 600", o))
+	for {
+		u := recv(t, r.updates, "probe2 running")
+		if u.GetStatus().GetTaskId().GetValue() == "probe2" {
+			require.Equal(t, mesos.TaskState_TASK_RUNNING, u.GetStatus().GetState())
+			break
+		}
+		t.Fatalf("unexpected update for the killed terminal task: %s %s", u.GetStatus().GetState(), u.GetStatus().GetMessage())
+	}
+}
