@@ -20,11 +20,11 @@ import (
 
 // executorEnvOf launches the test executor e in "env" mode and returns the
 // environment it saw, without the variables /bin/sh itself adds.
-func executorEnvOf(t *testing.T, cfg Config, e *mesos.ExecutorInfo) (map[string]string, *mesos.Offer, *mesos.FrameworkID) {
+func executorEnvOf(t *testing.T, cfg Config, fi *mesos.FrameworkInfo, e *mesos.ExecutorInfo) (map[string]string, *mesos.Offer, *mesos.FrameworkID) {
 	t.Helper()
 	c := startCluster(t, cfg)
 	s := newTestSched()
-	d := startDriver(t, c, s, nil)
+	d := startDriverWith(t, c, s, fi)
 	fid := recv(t, s.registered, "registration")
 	o := recv(t, s.offers, "offer")
 	_, err := d.LaunchTasks([]*mesos.OfferID{o.Id}, []*mesos.TaskInfo{newTask("t", o, e, "env")}, noRefuse())
@@ -62,7 +62,7 @@ func TestConformanceExecutorEnvironment(t *testing.T) {
 	e.Command.Environment = &mesos.Environment{Variables: []*mesos.Environment_Variable{
 		{Name: proto.String("FOO"), Value: proto.String("bar")},
 	}}
-	env, o, fid := executorEnvOf(t, Config{}, e)
+	env, o, fid := executorEnvOf(t, Config{}, &mesos.FrameworkInfo{}, e)
 	assert.Equal(t, []string{
 		"FOO", "LIBPROCESS_IP", "LIBPROCESS_PORT", "MESOS_AGENT_ENDPOINT", "MESOS_CHECKPOINT", "MESOS_DIRECTORY",
 		"MESOS_EXECUTOR_ID", "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "MESOS_FRAMEWORK_ID", "MESOS_HTTP_COMMAND_EXECUTOR",
@@ -85,19 +85,24 @@ func TestConformanceExecutorEnvironment(t *testing.T) {
 
 // Follows Mesos' src/slave/slave.cpp, executorEnvironment:
 // --executor_environment_variables (Config.ExecutorEnvironment) is the
-// base, LIBPROCESS_PORT and the MESOS_* variables override it, and
-// ExecutorInfo.shutdown_grace_period is what the executor is told.
+// base, LIBPROCESS_PORT and the MESOS_* variables override it,
+// ExecutorInfo.shutdown_grace_period is what the executor is told, and a
+// checkpointing framework's executors get the recovery variables.
 func TestConformanceExecutorEnvironmentFlag(t *testing.T) {
 	t.Parallel()
 	e := testExecutorInfo("exec")
 	SetShutdownGracePeriod(e, 1500*time.Millisecond)
 	env, _, _ := executorEnvOf(t, Config{ExecutorEnvironment: map[string]string{
 		"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": "/opt/lib", "LIBPROCESS_PORT": "5051",
-	}}, e)
+	}}, &mesos.FrameworkInfo{Checkpoint: proto.Bool(true)}, e)
 	assert.Equal(t, "/usr/bin:/bin", env["PATH"])
 	assert.Equal(t, "/opt/lib", env["LD_LIBRARY_PATH"])
 	assert.Equal(t, "0", env["LIBPROCESS_PORT"])
 	assert.Equal(t, "1500ms", env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"])
+	// A checkpointing framework's executors also get these.
+	assert.Equal(t, "1", env["MESOS_CHECKPOINT"])
+	assert.Equal(t, "15mins", env["MESOS_RECOVERY_TIMEOUT"])
+	assert.Equal(t, "2secs", env["MESOS_SUBSCRIPTION_BACKOFF_MAX"])
 }
 
 // stout's Duration output operator (3rdparty/stout/include/stout/duration.hpp).
