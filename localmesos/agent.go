@@ -62,7 +62,6 @@ type executor struct {
 	osPid   int // also the process group ID
 	exited  chan struct{}
 	killed  bool         // shutdown/kill requested: tasks end TASK_KILLED
-	failure string       // why the agent killed it
 	pending *termination // how its tasks end when the agent ends it (Mesos' pendingTermination)
 	stopReg func()
 }

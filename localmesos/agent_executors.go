@@ -261,9 +261,6 @@ func (a *agent) executorExited(fw *agentFramework, ex *executor, ps *os.ProcessS
 		ex.stopReg()
 	}
 	ex.state = execTerminated
-	if why == "" {
-		why = ex.failure
-	}
 	ids := make([]string, 0, len(ex.tasks))
 	for id := range ex.tasks {
 		ids = append(ids, id)
