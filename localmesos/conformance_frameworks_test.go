@@ -45,6 +45,13 @@ func TestConformanceSchedulerFailover(t *testing.T) {
 	fws := c.Frameworks()
 	require.Len(t, fws, 1)
 	assert.True(t, fws[0].Connected)
+	a := c.agents[0]
+	require.Eventually(t, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		f := a.frameworks[fid.GetValue()]
+		return f != nil && f.pid == fws[0].PID
+	}, waitTimeout, 10*time.Millisecond, "the agent learns the new scheduler's pid %s", fws[0].PID)
 
 	// The agent and master route the framework to the new scheduler.
 	_, err = d2.SendFrameworkMessage(e.ExecutorId, o.SlaveId, "hi")
