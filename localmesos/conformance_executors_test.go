@@ -160,8 +160,9 @@ func TestConformanceCommandTaskUpdates(t *testing.T) {
 }
 
 // requireRootAndNobody skips (or, in CI, fails) unless the test can switch
-// to the unprivileged user nobody.
-func requireRootAndNobody(t *testing.T) {
+// to the unprivileged user nobody, and returns a work directory nobody can
+// traverse (whatever TMPDIR is), removed after the cluster closes.
+func requireRootAndNobody(t *testing.T) string {
 	t.Helper()
 	if os.Getuid() != 0 {
 		testenv.Missing(t, "root", "switching executors to another user needs root; run the tests as root (CI does)")
@@ -169,6 +170,11 @@ func requireRootAndNobody(t *testing.T) {
 	if _, err := user.Lookup("nobody"); err != nil {
 		testenv.Missing(t, "user nobody", "create it: useradd -r nobody")
 	}
+	dir, err := os.MkdirTemp("/tmp", "localmesos-runas-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	return dir
 }
 
 // Follows Mesos' src/slave/slave.cpp, Framework::addExecutor (--switch_user:
@@ -178,8 +184,8 @@ func requireRootAndNobody(t *testing.T) {
 // nobody and can use their sandbox.
 func TestConformanceRunAsFrameworkUser(t *testing.T) {
 	t.Parallel()
-	requireRootAndNobody(t)
-	c := startCluster(t, Config{})
+	dir := requireRootAndNobody(t)
+	c := startCluster(t, Config{WorkDir: dir})
 	s := newTestSched()
 	d := startDriverWith(t, c, s, &mesos.FrameworkInfo{User: proto.String("nobody")})
 	recv(t, s.registered, "registration")
@@ -201,8 +207,8 @@ func TestConformanceRunAsFrameworkUser(t *testing.T) {
 // FrameworkInfo.user, and a user the agent does not have fails the task.
 func TestConformanceRunAsMissingUser(t *testing.T) {
 	t.Parallel()
-	requireRootAndNobody(t)
-	c := startCluster(t, Config{})
+	dir := requireRootAndNobody(t)
+	c := startCluster(t, Config{WorkDir: dir})
 	s := newTestSched()
 	d := startDriverWith(t, c, s, &mesos.FrameworkInfo{User: proto.String("nobody")})
 	recv(t, s.registered, "registration")
@@ -222,8 +228,8 @@ func TestConformanceRunAsMissingUser(t *testing.T) {
 // as the agent's user whatever FrameworkInfo.user says.
 func TestConformanceNoSwitchUser(t *testing.T) {
 	t.Parallel()
-	requireRootAndNobody(t)
-	c := startCluster(t, Config{NoSwitchUser: true})
+	dir := requireRootAndNobody(t)
+	c := startCluster(t, Config{WorkDir: dir, NoSwitchUser: true})
 	s := newTestSched()
 	d := startDriverWith(t, c, s, &mesos.FrameworkInfo{User: proto.String("nobody")})
 	recv(t, s.registered, "registration")
