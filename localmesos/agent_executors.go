@@ -1,7 +1,9 @@
 package localmesos
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"syscall"
@@ -160,7 +162,11 @@ func (a *agent) launch(fw *agentFramework, ex *executor) {
 	if err := cmd.Start(); err != nil {
 		a.mu.Unlock()
 		closeFiles()
-		fail("Failed to launch executor: " + err.Error())
+		why := "Failed to launch executor: " + err.Error()
+		if owner != nil && errors.Is(err, fs.ErrPermission) {
+			why += fmt.Sprintf(" (user '%s' must be able to reach its sandbox: every directory above %s needs o+x)", owner.name, ex.dir)
+		}
+		fail(why)
 		return
 	}
 	ex.osPid = cmd.Process.Pid

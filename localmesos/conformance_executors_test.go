@@ -254,3 +254,21 @@ func TestConformanceV1SchedulerAPIRefused(t *testing.T) {
 		assert.Contains(t, string(body[:n]), "/api/v1/scheduler is not served", path)
 	}
 }
+
+// A work directory the executor's user cannot traverse fails the launch
+// with a message saying so (Mesos leaves this to the operator too).
+func TestRunAsUnreachableSandbox(t *testing.T) {
+	t.Parallel()
+	dir := requireRootAndNobody(t)
+	require.NoError(t, os.Chmod(dir, 0o700))
+	c := startCluster(t, Config{WorkDir: dir})
+	s := newTestSched()
+	d := startDriverWith(t, c, s, &mesos.FrameworkInfo{User: proto.String("nobody")})
+	recv(t, s.registered, "registration")
+	o := recv(t, s.offers, "offer")
+	_, err := d.LaunchTasks([]*mesos.OfferID{o.Id}, []*mesos.TaskInfo{commandTask("cmd", "true", o)}, noRefuse())
+	require.NoError(t, err)
+	st := waitState(t, s, "cmd", mesos.TaskState_TASK_FAILED)
+	assert.Equal(t, mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED, st.GetReason())
+	assert.Contains(t, st.GetMessage(), "user 'nobody' must be able to reach its sandbox")
+}
