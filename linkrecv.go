@@ -76,7 +76,11 @@ func (l *link) Recv(payload string) error {
 		l.restart(f.SrcEpoch, f.Base)
 	}
 	if f.Base > l.expected {
-		l.skipTo(f.Base)
+		// The peer's base only moves up with our acks, which never exceed
+		// expected (a new session starts at the peer's base, above): a
+		// larger base claims acks we never sent. Skipping ahead would
+		// drop records still coming, so the claim is ignored.
+		l.stats.ProtocolErrors++
 	}
 	if f.DstEpoch == l.epoch {
 		l.onAck(f.Ack, f.Sacks)
@@ -137,24 +141,6 @@ func (l *link) restart(epoch, base uint64) {
 	l.creditQ = nil
 	l.ackOwed = false
 	l.expected = base
-}
-
-// skipTo moves the receive side to base: the peer will never send the
-// records below it again (they were acknowledged to an earlier session).
-func (l *link) skipTo(base uint64) {
-	for i := range l.ring {
-		if r := &l.ring[i]; r.Kind != 0 && r.Seq < base {
-			l.ringCount--
-			l.ringBytes -= len(r.Stream) + len(r.Data)
-			*r = frameRecord{}
-		}
-	}
-	if l.asm.active {
-		l.stats.ProtocolErrors++
-		l.asm.reset()
-	}
-	l.expected = base
-	l.drain()
 }
 
 // onAck processes a cumulative ack and SACK ranges from the peer.
