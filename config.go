@@ -41,6 +41,15 @@ type GoTaskSchedConfig struct {
 	// RegistrationTimeout bounds the wait for the framework's registration
 	// (an unreachable master); 0 waits forever. Default 2 minutes.
 	RegistrationTimeout time.Duration
+	// LinkTimeout is how long the scheduler and an executor wait for each
+	// other to answer (idle links exchange heartbeats): a silent executor
+	// fails the job, a silent scheduler ends the executor. 0 waits forever.
+	// Default 30 seconds.
+	LinkTimeout time.Duration
+	// LinkCleartext, when true, sends task messages authenticated but not
+	// encrypted; by default they are also encrypted. Either way frames
+	// from outside the job are refused.
+	LinkCleartext bool
 }
 
 // DefaultSchedulerConfig returns the defaults, with no flag read.
@@ -56,6 +65,7 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 		ExecutorResources: map[string]float64{"cpus": 0.1, "mem": 32},
 
 		RegistrationTimeout: 2 * time.Minute,
+		LinkTimeout:         30 * time.Second,
 	}
 }
 
@@ -64,7 +74,8 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 // mesos-go's example scheduler: -master, -address, -artifactPort,
 // -executor, -mesos_authentication_provider,
 // -mesos_authentication_principal, -mesos_authentication_secret_file, plus
-// -task_refuse_seconds.
+// -task_refuse_seconds, -registration_timeout, -link_timeout and
+// -link_cleartext.
 func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	c := DefaultSchedulerConfig()
 	fs.StringVar(&c.Address, "address", c.Address, "Binding address for artifact server")
@@ -76,6 +87,8 @@ func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	fs.StringVar(&c.MesosAuthSecretFile, "mesos_authentication_secret_file", c.MesosAuthSecretFile, "Mesos authentication secret file.")
 	fs.Float64Var(&c.TaskRefuseSeconds, "task_refuse_seconds", c.TaskRefuseSeconds, "Seconds to refuse offers declined because they could not hold the whole job")
 	fs.DurationVar(&c.RegistrationTimeout, "registration_timeout", c.RegistrationTimeout, "How long to wait for the framework to register with the master (0: forever)")
+	fs.DurationVar(&c.LinkTimeout, "link_timeout", c.LinkTimeout, "How long the scheduler and an executor wait for each other to answer before giving up (0: forever)")
+	fs.BoolVar(&c.LinkCleartext, "link_cleartext", c.LinkCleartext, "Send task messages authenticated but not encrypted")
 	return c
 }
 

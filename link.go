@@ -112,6 +112,10 @@ type linkConfig struct {
 	// that do not fill a frame; see the protocol summary. 0 means no limit
 	// (a frame on every Ready that has records); negative means the default.
 	MaxInflightFrames int
+	// HeartbeatTicks is how long the link may hear nothing from its peer
+	// before it sends a ping (a frame the peer answers at once); pings
+	// repeat at that interval while the peer stays silent. 0 sends none.
+	HeartbeatTicks int
 }
 
 // defaultLinkConfig returns the link configuration used by the scheduler and
@@ -159,6 +163,7 @@ func (c linkConfig) normalized() linkConfig {
 	if c.AckDelayTicks < 0 {
 		c.AckDelayTicks = d.AckDelayTicks
 	}
+	c.HeartbeatTicks = max(c.HeartbeatTicks, 0)
 	if c.MaxInflightFrames < 0 {
 		c.MaxInflightFrames = d.MaxInflightFrames
 	}
@@ -193,6 +198,10 @@ type linkStats struct {
 	// restart race); ProtocolErrors counts records that made no sense
 	// (e.g. a fragment with no start) and were dropped.
 	CreditViolations, ProtocolErrors uint64
+	// AuthFailures counts frames dropped because they were not sealed
+	// with the link's key (forged, corrupted, misdirected, or arriving
+	// before the key); Replays authentic frames dropped as seen before.
+	AuthFailures, Replays uint64
 	// PeerRestarts counts detected peer restarts; DroppedOnRestart the
 	// messages queued or in flight to the old incarnation that were discarded.
 	PeerRestarts, DroppedOnRestart uint64
@@ -329,8 +338,15 @@ type link struct {
 	ackOwed bool
 	// ackDue is the tick from which a header-only ack may be sent.
 	ackDue int64
-	// helloOwed means a header-only frame must tell the peer our epoch.
+	// helloOwed means a header-only frame must tell the peer our epoch
+	// (or answer its ping).
 	helloOwed bool
+	// lastHeard is the tick of the last frame of the peer's current session.
+	lastHeard int64
+	// lastPing is the tick a ping was last asked for; pingOwed means the
+	// next frame carries frameFlagPing.
+	lastPing int64
+	pingOwed bool
 
 	// frames holds encoded frames for the next Ready.
 	frames []string
@@ -341,6 +357,9 @@ type link struct {
 	in frame
 	// out is the scratch frame Ready encodes from.
 	out frame
+	// auth seals outgoing and opens incoming frames; nil sends and takes
+	// frames in clear (tests of the protocol alone).
+	auth *linkAuth
 }
 
 // newLink returns a link with configuration cfg (normalized: see
@@ -391,13 +410,21 @@ func (l *link) Idle() bool {
 		len(l.creditQ) == 0 && !l.ackOwed && !l.helloOwed && len(l.deliver) == 0
 }
 
+// Silent returns how many ticks have passed since the last frame of the
+// peer's current session arrived (since the link was made, if none has).
+func (l *link) Silent() int64 { return l.now - l.lastHeard }
+
 // Stats returns the link's counters.
 func (l *link) Stats() linkStats { return l.stats }
 
 // Tick advances the link's logical time by one tick, firing the
-// retransmission timer when due.
+// retransmission timer when due and asking for a ping when the peer has
+// been silent for HeartbeatTicks.
 func (l *link) Tick() {
 	l.now++
+	if hb := int64(l.cfg.HeartbeatTicks); hb > 0 && l.now-l.lastHeard >= hb && l.now-l.lastPing >= hb {
+		l.pingOwed, l.lastPing = true, l.now
+	}
 	if l.timerOn && l.now >= l.deadline {
 		l.onTimeout()
 	}
@@ -464,8 +491,10 @@ func (l *link) creditThreshold() uint64 {
 // or copy their elements before then; the strings themselves are immutable
 // and may be kept.
 func (l *link) Ready() (frames []string, deliver []GoTaskMsg) {
-	l.pump()
-	l.flush()
+	if l.auth == nil || l.auth.key != nil { // without its key a link holds its frames
+		l.pump()
+		l.flush()
+	}
 	// The previous call's slices are free again: release what they
 	// reference and collect the next call's output in them.
 	clear(l.framesOut)

@@ -1,6 +1,7 @@
 package mesosgot
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,16 +38,37 @@ type assembler struct {
 	buf strings.Builder
 }
 
-// Recv takes one incoming framework-message payload. Garbage returns an
-// error wrapping ErrMalformedMsg and leaves the link unchanged. A frame from
+// Recv takes one incoming framework-message payload. On a sealed link (see
+// linkauth.go) a frame not sealed with the link's key returns an error
+// wrapping errFrameAuth (errNoLinkKey before the key is set), an authentic
+// frame seen before one wrapping errFrameReplay; either leaves the link
+// unchanged. Garbage returns an error wrapping ErrMalformedMsg and leaves
+// the link unchanged. A frame from
 // a new epoch of the peer resets the session (see the protocol summary),
 // is then processed, and returns an error wrapping errPeerRestarted. Frames
 // from earlier peer epochs are ignored.
 func (l *link) Recv(payload string) error {
 	f := &l.in
+	sealedBy := uint64(0)
+	if l.auth != nil {
+		inner, epoch, err := l.auth.open(payload)
+		if err != nil {
+			if errors.Is(err, errFrameReplay) {
+				l.stats.Replays++
+			} else {
+				l.stats.AuthFailures++
+			}
+			return err
+		}
+		payload, sealedBy = inner, epoch
+	}
 	if err := decodeFrame(payload, f); err != nil {
 		l.stats.MalformedFrames++
 		return err
+	}
+	if l.auth != nil && f.SrcEpoch != sealedBy {
+		l.stats.MalformedFrames++
+		return fmt.Errorf("%w: frame of epoch %#x sealed by epoch %#x", ErrMalformedMsg, f.SrcEpoch, sealedBy)
 	}
 	defer func() {
 		clear(f.Records)
@@ -81,6 +103,10 @@ func (l *link) Recv(payload string) error {
 		// larger base claims acks we never sent. Skipping ahead would
 		// drop records still coming, so the claim is ignored.
 		l.stats.ProtocolErrors++
+	}
+	l.lastHeard = l.now
+	if f.Flags&frameFlagPing != 0 {
+		l.helloOwed = true // answer at once
 	}
 	if f.DstEpoch == l.epoch {
 		l.onAck(f.Ack, f.Sacks)

@@ -348,9 +348,9 @@ func (l *link) flush() {
 	}
 }
 
-// flushAck emits a header-only frame when an ack or a hello is due.
+// flushAck emits a header-only frame when an ack, a hello or a ping is due.
 func (l *link) flushAck() {
-	if l.helloOwed || (l.ackOwed && l.now >= l.ackDue) {
+	if l.helloOwed || l.pingOwed || (l.ackOwed && l.now >= l.ackDue) {
 		l.header(0)
 		l.emit()
 		l.stats.AckFramesSent++
@@ -400,9 +400,18 @@ func cmpOutRec(a, b *outRec) int { return cmp.Compare(a.Seq, b.Seq) }
 // emit encodes l.out into l.frames; the frame acknowledges everything
 // received so far.
 func (l *link) emit() {
+	if l.pingOwed {
+		l.out.Flags |= frameFlagPing
+		l.pingOwed = false
+	}
 	// Each frame gets its own exactly sized buffer, never written again
 	// once encoded, so it can become the string without a copy.
-	b := appendFrame(make([]byte, 0, frameLen(&l.out)), &l.out)
+	var b []byte
+	if l.auth != nil {
+		b = l.auth.seal(&l.out, l.epoch)
+	} else {
+		b = appendFrame(make([]byte, 0, frameLen(&l.out)), &l.out)
+	}
 	l.frames = append(l.frames, unsafe.String(unsafe.SliceData(b), len(b)))
 	clear(l.out.Records)
 	l.out.Records = l.out.Records[:0]

@@ -71,6 +71,7 @@ type execConn struct {
 	link            *link
 	ready           bool // a task of it reported RUNNING: the executor is registered
 	tasks           map[string]bool
+	drops           dropCounter // frames refused by the link (linkwatch.go)
 }
 
 // inItem is a message waiting for the app's schedin, with the link to credit.
@@ -91,6 +92,8 @@ type schedJob struct {
 	s      *GoTaskScheduler
 	driver sched.SchedulerDriver
 	epoch  uint64
+	// linkKey authenticates the job's link frames (linkwatch.go).
+	linkKey []byte
 
 	phase       jobPhase
 	frameworkID string
@@ -198,6 +201,7 @@ func (j *schedJob) loop() {
 				}
 			}
 			j.checkDeadlines()
+			j.checkLinks()
 		}
 		j.flush()
 		j.advance()
@@ -323,7 +327,7 @@ func (j *schedJob) resourceOffers(offers []*mesos.Offer) {
 		conn := &execConn{
 			execID: execID, agentID: ap.AgentID,
 			execPB: util.NewExecutorID(execID), agentPB: util.NewSlaveID(ap.AgentID),
-			link: newLink(j.s.linkCfg, j.epoch), tasks: map[string]bool{},
+			link: j.newExecLink(execID), tasks: map[string]bool{},
 		}
 		j.conns[execID] = conn
 		execInfo := j.s.executorInfo(execID)
@@ -338,7 +342,7 @@ func (j *schedJob) resourceOffers(offers []*mesos.Offer) {
 				SlaveId:   util.NewSlaveID(ap.AgentID),
 				Executor:  execInfo,
 				Resources: toMesosResources(t.res),
-				Data:      encodeTaskData(t.info.Args, t.info.Env),
+				Data:      j.taskInfoData(t, execID),
 			})
 		}
 		offerIDs := make([]*mesos.OfferID, len(ap.OfferIDs))
@@ -531,6 +535,10 @@ func (j *schedJob) frameworkMessage(execID, agentID, data string) {
 		return
 	}
 	if err := c.link.Recv(data); err != nil {
+		if isDropErr(err) {
+			j.frameDropped(c, agentID, err)
+			return
+		}
 		err = fmt.Errorf("mesosgot: framework message from executor %s on agent %s: %w", execID, agentID, err)
 		log.Warning(err)
 		j.emit(Error, err)
