@@ -1,6 +1,9 @@
 package mesosgot
 
-import "fmt"
+import (
+	"fmt"
+	"os"
+)
 
 // SchedEvent is a scheduler event (a task's state change, a lost agent, a
 // disconnect, the job's end, ...) delivered to the app scheduler on its
@@ -94,7 +97,8 @@ type TaskEvent struct {
 type ExecutorLostEvent struct {
 	ExecutorID string
 	AgentID    string
-	// Status is the executor's exit status as Mesos reports it.
+	// Status is the executor's exit code: 128 plus the signal number for
+	// an executor killed by a signal (Mesos' raw wait status, decoded).
 	Status int
 }
 
@@ -105,6 +109,9 @@ type JobError struct {
 	TaskName string
 	// Cause says what happened, e.g. "TASK_FAILED: boom".
 	Cause string
+	// Signal is the signal (SIGINT, SIGTERM) that interrupted the job, nil
+	// if none did; see ExitCode.
+	Signal os.Signal
 }
 
 // Error returns a one-line reason naming the task and the cause.

@@ -29,7 +29,9 @@ func (schd *GoTaskScheduler) prepareArtifacts(bindIP net.IP) error {
 // executorInfo is the ExecutorInfo of the executor on one agent: fetch the
 // binary from executorURI into the sandbox and run it.
 func (schd *GoTaskScheduler) executorInfo(execID string) *mesos.ExecutorInfo {
-	cmd := "./" + shellQuote(urlBase(schd.executorURI))
+	// exec: the executor replaces the shell, so signals (and a local
+	// cluster's parent-death signal) reach it, and its exit status is its own.
+	cmd := "exec ./" + shellQuote(urlBase(schd.executorURI))
 	for _, a := range schd.conf.ExecutorArgs {
 		cmd += " " + shellQuote(a)
 	}
