@@ -79,6 +79,7 @@ func TestDriverConfigAuthentication(t *testing.T) {
 		{"trailing newline", "s3cret\n"},
 		{"trailing CRLF", "s3cret\r\n"},
 		{"no newline", "s3cret"},
+		{"trailing spaces", "s3cret  \t\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

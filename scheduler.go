@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -160,11 +159,11 @@ func (schd *GoTaskScheduler) prepare() error {
 		fw.Principal = proto.String(c.MesosAuthPrincipal)
 		cred := &mesos.Credential{Principal: proto.String(c.MesosAuthPrincipal)}
 		if c.MesosAuthSecretFile != "" {
-			secret, err := os.ReadFile(c.MesosAuthSecretFile)
+			secret, err := readSecretFile(c.MesosAuthSecretFile)
 			if err != nil {
-				return fmt.Errorf("mesosgot: reading the authentication secret file: %w", err)
+				return err
 			}
-			cred.Secret = proto.String(strings.TrimRight(string(secret), "\r\n"))
+			cred.Secret = proto.String(secret)
 		}
 		provider := c.AuthProvider
 		schd.drvConf.Credential = cred

@@ -79,7 +79,11 @@ func ParseResources(text string) ([]*mesos.Resource, error) {
 			if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 				return nil, fmt.Errorf("resource %q: bad scalar %q", item, value)
 			}
-			rs.scalars[k] += f
+			sum := rs.scalars[k] + f
+			if math.IsInf(sum, 0) {
+				return nil, fmt.Errorf("resource %q: %s adds up to more than %g", item, name, math.MaxFloat64)
+			}
+			rs.scalars[k] = sum
 		}
 	}
 	return rs.proto(), nil
