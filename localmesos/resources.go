@@ -80,14 +80,18 @@ func ParseResources(text string) ([]*mesos.Resource, error) {
 				return nil, fmt.Errorf("resource %q: bad scalar %q", item, value)
 			}
 			sum := rs.scalars[k] + f
-			if math.IsInf(sum, 0) {
-				return nil, fmt.Errorf("resource %q: %s adds up to more than %g", item, name, math.MaxFloat64)
+			if sum > maxScalar {
+				return nil, fmt.Errorf("resource %q: %s adds up to more than %g", item, name, maxScalar)
 			}
 			rs.scalars[k] = sum
 		}
 	}
 	return rs.proto(), nil
 }
+
+// maxScalar is the largest scalar resource accepted: Mesos keeps scalars
+// as fixed-point numbers with three decimals in an int64.
+const maxScalar = float64(math.MaxInt64 / 1000)
 
 // FormatResources renders resources in the text form ParseResources reads.
 func FormatResources(res []*mesos.Resource) string {
