@@ -26,12 +26,17 @@ func (schd *GoTaskScheduler) prepareArtifacts(bindIP net.IP) error {
 	return nil
 }
 
+// executorTmpDir is the executor's TMPDIR: its sandbox, so that its log
+// files (glog writes them to TMPDIR) live and go with the sandbox.
+const executorTmpDir = `TMPDIR="${MESOS_SANDBOX:-${TMPDIR:-/tmp}}" `
+
 // executorInfo is the ExecutorInfo of the executor on one agent: fetch the
-// binary from executorURI into the sandbox and run it.
+// binary from executorURI into the sandbox and run it there, with the
+// sandbox as its TMPDIR.
 func (schd *GoTaskScheduler) executorInfo(execID string) *mesos.ExecutorInfo {
 	// exec: the executor replaces the shell, so signals (and a local
 	// cluster's parent-death signal) reach it, and its exit status is its own.
-	cmd := "exec ./" + shellQuote(urlBase(schd.executorURI))
+	cmd := executorTmpDir + "exec ./" + shellQuote(urlBase(schd.executorURI))
 	for _, a := range schd.conf.ExecutorArgs {
 		cmd += " " + shellQuote(a)
 	}
