@@ -218,13 +218,8 @@ func Start(cfg Config) (*Cluster, error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.WorkDir == "" {
-		removeStaleWorkDirs(os.TempDir()) // stale.go
-		dir, err := os.MkdirTemp("", "localmesos-")
+		dir, err := TempWorkDir() // stale.go
 		if err != nil {
-			return nil, fmt.Errorf("localmesos: work dir: %w", err)
-		}
-		if err := claimWorkDir(dir); err != nil {
-			_ = os.RemoveAll(dir)
 			return nil, fmt.Errorf("localmesos: work dir: %w", err)
 		}
 		c.workDir, c.ownWorkDir = dir, true

@@ -21,6 +21,34 @@ const workDirPattern = "localmesos-*"
 // ownerFile is the file in a work directory that holds its owner's pid.
 const ownerFile = "owner.pid"
 
+// TempWorkDir makes a work directory localmesos-* in the temp dir and
+// records this process as its owner, after removing the directories of
+// owners that died without removing theirs (kill -9). Start uses it when
+// Config.WorkDir is empty; a program that passes its own WorkDir can use it
+// too. Remove the directory when done, or call KeepWorkDir to keep it.
+func TempWorkDir() (string, error) {
+	removeStaleWorkDirs(os.TempDir())
+	dir, err := os.MkdirTemp("", "localmesos-")
+	if err != nil {
+		return "", err
+	}
+	if err := claimWorkDir(dir); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
+}
+
+// KeepWorkDir drops the owner record of a directory made by TempWorkDir,
+// so that later clusters do not remove it once this process has ended.
+func KeepWorkDir(dir string) error {
+	err := os.Remove(filepath.Join(dir, ownerFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
 // claimWorkDir records this process as the owner of dir.
 func claimWorkDir(dir string) error {
 	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)

@@ -37,3 +37,15 @@ func TestRemoveStaleWorkDirs(t *testing.T) {
 		assert.DirExists(t, d)
 	}
 }
+
+func TestTempWorkDirOwnedAndKept(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	dir, err := TempWorkDir()
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+	require.NoError(t, err)
+	assert.Equal(t, strconv.Itoa(os.Getpid())+"\n", string(b))
+	require.NoError(t, KeepWorkDir(dir))
+	assert.NoFileExists(t, filepath.Join(dir, ownerFile), "a kept directory has no owner to outlive")
+	require.NoError(t, KeepWorkDir(dir), "twice is fine")
+}
