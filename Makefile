@@ -48,6 +48,6 @@ bench:
 	$(GO) run ./bench -out BENCHMARKS.md
 
 # bench-quick: a reduced table in under a minute; the last line is
-# "headline: local-speedup=<x.xx> fake-overhead=<y.yy>".
+# "headline: local-speedup=<x.xx> fake-overhead=<y.yy> bulk-ratio=<z.zz> hello-ms=<w>".
 bench-quick:
 	@$(GO) run ./bench -quick

@@ -75,8 +75,12 @@ func (exec *GoTaskExecutor) RegisterTaskFunc(name string, taskFunc AppTaskFunc) 
 }
 
 // DriverConfig returns the Mesos driver config for this GoTask executor.
+// Its driver runs on mesosgot's messenger, which takes messages only from
+// the executor's agent.
 func (exc *GoTaskExecutor) DriverConfig() exec.DriverConfig {
-	return exec.DriverConfig{Executor: exc}
+	cfg := exec.DriverConfig{Executor: exc}
+	useExecutorMessenger(&cfg)
+	return cfg
 }
 
 // Run builds the mesos-go executor driver (which reads the MESOS_*

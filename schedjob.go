@@ -715,9 +715,7 @@ func (j *schedJob) checkDeadlines() {
 // its executors down) and ends the loop.
 func (j *schedJob) stopDriver() {
 	j.emit(Shutdown, j.jobErr)
-	if _, err := j.driver.Stop(false); err != nil {
-		log.Warningf("mesosgot: stopping the driver: %v", err)
-	}
+	j.s.endDriver(j.driver, j.frameworkID) // stop.go
 	j.phase = phaseDone
 }
 

@@ -57,6 +57,11 @@ type GoTaskScheduler struct {
 	linkCfg linkConfig
 	// timing of the job's end (tests may shrink it).
 	timing jobTiming
+
+	// the messenger of the driver made from DriverConfig (messenger_sched.go)
+	msgrMu     sync.Mutex
+	msgr       *driverMessenger
+	msgrPolicy *schedPolicy
 }
 
 // NewGoTaskScheduler creates a new Go Task Scheduler to be used with a
@@ -167,8 +172,8 @@ func (schd *GoTaskScheduler) prepare() error {
 			ctx = auth.WithLoginProvider(ctx, provider)
 			return sasl.WithBindingAddress(ctx, bindIP)
 		}
-		schd.watchAuthentication(&schd.drvConf)
 	}
+	schd.useDriverMessenger(&schd.drvConf)
 	if err := schd.prepareMaster(); err != nil {
 		return err
 	}
@@ -213,6 +218,11 @@ func (sched *GoTaskScheduler) StatusUpdate(driver sched.SchedulerDriver, status 
 
 // FrameworkMessage forwards messages from tasks at agents to the app scheduler.
 func (sched *GoTaskScheduler) FrameworkMessage(driver sched.SchedulerDriver, execid *mesos.ExecutorID, slaveid *mesos.SlaveID, rawMsg string) {
+	rawMsg, ok := sched.frameworkData(rawMsg)
+	if !ok {
+		log.Warningf("mesosgot: framework message from executor %s on agent %s names data the messenger does not hold; dropped", execid.GetValue(), slaveid.GetValue())
+		return
+	}
 	sched.call(driver, func(j *schedJob) { j.frameworkMessage(execid.GetValue(), slaveid.GetValue(), rawMsg) })
 }
 

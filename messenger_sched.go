@@ -1,0 +1,225 @@
+package mesosgot
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/gogo/protobuf/proto"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+	util "github.com/mesos/mesos-go/api/v0/mesosutil"
+	"github.com/mesos/mesos-go/api/v0/mesosutil/process"
+	"github.com/mesos/mesos-go/api/v0/messenger"
+	sched "github.com/mesos/mesos-go/api/v0/scheduler"
+	"github.com/mesos/mesos-go/api/v0/upid"
+)
+
+// The scheduler's messenger policy (see driverMessenger):
+//   - control messages are accepted only from the master the driver
+//     follows (the pid of its last master detection), framework messages
+//     (ExecutorToFrameworkMessage) also from the agents the job launched
+//     tasks on (their pids come from the master's offers), and only naming
+//     the agent they come from; the driver's internal messages never from
+//     the network;
+//   - a refused authentication is reported to the job (see noteStartFailure);
+//   - large framework messages reach the driver with a short token in
+//     place of their data, and GoTaskScheduler.FrameworkMessage takes the
+//     data back from the token table. mesos-go's scheduler driver formats
+//     every received framework message, data bytes included, for a log
+//     line it builds even when that log level is off; with the token it
+//     formats a few bytes. The driver hands messages to the scheduler in
+//     the order it received them, so order is kept; a token the driver
+//     drops (it is stopping) is freed when the messenger stops.
+
+// frameworkToken starts the data of a framework message that stands for
+// its real data in the token table. Link frames never start with 0xff; a
+// received message that does is always replaced by a token, so a sender
+// cannot forge one.
+const frameworkToken = "\xffmesosgot-token:"
+
+// tokenMinBytes is the smallest framework message data worth a token.
+const tokenMinBytes = 256
+
+// schedPolicy is the scheduler's messenger policy.
+type schedPolicy struct {
+	onAuthRefused func()
+
+	mu        sync.Mutex
+	master    string            // pid of the master the driver follows ("" none)
+	agentPids map[string]string // agent ID → pid, from the master's offers
+	launched  map[string]bool   // pids of agents the job launched tasks on
+	tokens    map[uint64][]byte // framework message data by token
+	nextToken uint64
+	closed    bool
+}
+
+func newSchedPolicy(onAuthRefused func()) *schedPolicy {
+	return &schedPolicy{
+		onAuthRefused: onAuthRefused,
+		agentPids:     map[string]string{},
+		launched:      map[string]bool{},
+		tokens:        map[uint64][]byte{},
+	}
+}
+
+// useDriverMessenger makes cfg's driver run on mesosgot's messenger.
+func (s *GoTaskScheduler) useDriverMessenger(cfg *sched.DriverConfig) {
+	hostname := util.GetHostname(cfg.HostnameOverride)
+	bind, port, published := cfg.BindingAddress, cfg.BindingPort, cfg.PublishedAddress
+	cfg.NewMessenger = func() (messenger.Messenger, error) {
+		host, err := pidHost(hostname, bind, published)
+		if err != nil {
+			return nil, err
+		}
+		p := newSchedPolicy(func() {
+			s.noteStartFailure("authentication refused by the master (wrong principal or secret?)")
+		})
+		m := newDriverMessenger("scheduler", process.New("scheduler").Label(), bind, port, host, p)
+		s.msgrMu.Lock()
+		s.msgr, s.msgrPolicy = m, p
+		s.msgrMu.Unlock()
+		return m, nil
+	}
+}
+
+// driverMessenger returns the messenger of the scheduler's driver and its
+// policy, nil when the driver does not run on mesosgot's messenger.
+func (s *GoTaskScheduler) driverMessenger() (*driverMessenger, *schedPolicy) {
+	s.msgrMu.Lock()
+	defer s.msgrMu.Unlock()
+	return s.msgr, s.msgrPolicy
+}
+
+// frameworkData returns the data a framework message stands for: data
+// itself, or for a token the data it replaced (false if unknown).
+func (s *GoTaskScheduler) frameworkData(data string) (string, bool) {
+	if !strings.HasPrefix(data, frameworkToken) {
+		return data, true
+	}
+	_, p := s.driverMessenger()
+	if p == nil {
+		return "", false
+	}
+	return p.take(data)
+}
+
+func (p *schedPolicy) accept(from *upid.UPID, name string) (bool, string) {
+	if strings.HasPrefix(name, "mesos.internal.Internal") {
+		return false, "a driver-internal message from the network"
+	}
+	pid := from.String()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pid == p.master && pid != "" {
+		return true, ""
+	}
+	if name == "mesos.internal.ExecutorToFrameworkMessage" {
+		if p.launched[pid] {
+			return true, ""
+		}
+		return false, "not from the master " + p.masterName() + " nor from an agent the job launched tasks on"
+	}
+	return false, "not from the master " + p.masterName()
+}
+
+func (p *schedPolicy) masterName() string {
+	if p.master == "" {
+		return "(none detected yet)"
+	}
+	return p.master
+}
+
+func (p *schedPolicy) received(from *upid.UPID, msg proto.Message) string {
+	switch msg := msg.(type) {
+	case *mesos.ResourceOffersMessage:
+		p.mu.Lock()
+		for i, o := range msg.GetOffers() {
+			if i < len(msg.GetPids()) {
+				p.agentPids[o.GetSlaveId().GetValue()] = msg.GetPids()[i]
+			}
+		}
+		p.mu.Unlock()
+	case *mesos.ExecutorToFrameworkMessage:
+		pid := from.String()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if pid != p.master {
+			if agent := msg.GetSlaveId().GetValue(); p.agentPids[agent] != pid {
+				return "a framework message naming agent " + agent + " from another agent"
+			}
+		}
+		if p.closed || (len(msg.Data) < tokenMinBytes && !bytes.HasPrefix(msg.Data, []byte(frameworkToken))) {
+			return ""
+		}
+		p.nextToken++
+		p.tokens[p.nextToken] = msg.Data
+		msg.Data = []byte(frameworkToken + strconv.FormatUint(p.nextToken, 10))
+	}
+	return ""
+}
+
+// take removes a token from the table and returns its data; the data is
+// not copied (nothing else holds the message's bytes).
+func (p *schedPolicy) take(token string) (string, bool) {
+	id, err := strconv.ParseUint(token[len(frameworkToken):], 10, 64)
+	if err != nil {
+		return "", false
+	}
+	p.mu.Lock()
+	data, ok := p.tokens[id]
+	delete(p.tokens, id)
+	p.mu.Unlock()
+	if !ok {
+		return "", false
+	}
+	return unsafe.String(unsafe.SliceData(data), len(data)), true
+}
+
+func (p *schedPolicy) routed(msg proto.Message) {
+	switch msg := msg.(type) {
+	case *mesos.InternalMasterChangeDetected:
+		p.mu.Lock()
+		p.master = msg.GetMaster().GetPid()
+		p.mu.Unlock()
+	case *mesos.InternalAuthenticationResult:
+		if msg.GetCompleted() && !msg.GetSuccess() && p.onAuthRefused != nil {
+			p.onAuthRefused()
+		}
+	}
+}
+
+func (p *schedPolicy) sending(to *upid.UPID, msg proto.Message) {
+	if l, ok := msg.(*mesos.LaunchTasksMessage); ok {
+		p.mu.Lock()
+		for _, t := range l.GetTasks() {
+			if pid := p.agentPids[t.GetSlaveId().GetValue()]; pid != "" {
+				p.launched[pid] = true
+			}
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (p *schedPolicy) stopped() {
+	p.mu.Lock()
+	p.closed = true
+	p.tokens = map[uint64][]byte{}
+	p.mu.Unlock()
+}
+
+// masterPID returns the pid of the master the driver follows, nil if none.
+func (p *schedPolicy) masterPID() *upid.UPID {
+	p.mu.Lock()
+	m := p.master
+	p.mu.Unlock()
+	if m == "" {
+		return nil
+	}
+	pid, err := upid.Parse(m)
+	if err != nil {
+		return nil
+	}
+	return pid
+}
