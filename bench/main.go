@@ -95,6 +95,7 @@ func main() {
 	memProfile := flag.String("memprofile", "", "write an allocation profile of this process to this file at the end")
 	only := flag.String("only", "", "comma-separated sections to run: echo,start,placement,memory,bulk,hello,scale (default all)")
 	paths := flag.String("paths", "", "comma-separated echo paths to run: plain,fake,raw,local (default all; for profiling)")
+	bulk := flag.String("bulksizes", "", "comma-separated message sizes in KiB of the bulk rows (default 64,1024,16384)")
 	ns := flag.String("n", "", "comma-separated task counts of the echo rows (default 1,8,64; -quick 1,64)")
 	flag.Parse()
 
@@ -133,6 +134,14 @@ func main() {
 			n, err := strconv.Atoi(strings.TrimSpace(x))
 			check(err)
 			cfg.ns = append(cfg.ns, n)
+		}
+	}
+	if *bulk != "" {
+		bulkSizes = nil
+		for _, x := range strings.Split(*bulk, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(x))
+			check(err)
+			bulkSizes = append(bulkSizes, n<<10)
 		}
 	}
 	b := &bench{cfg: cfg, root: root, tmp: tmp, log: os.Stderr, only: *only, paths: *paths}

@@ -288,7 +288,7 @@ func (t *Transport) serveMessage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not a libprocess message", http.StatusBadRequest)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+	body, err := readBody(r, 256<<20) // body.go
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
