@@ -28,8 +28,8 @@ import (
 //   - checks every message's sender before decoding it (policy.accept) and
 //     counts and logs (rate-limited) what it refuses;
 //   - sends through one queue per destination, so that a slow peer delays
-//     only its own messages, and can report when a send has completed
-//     (sendWait);
+//     only its own messages, and can send a message at once and report
+//     when the peer accepted it (sendWait);
 //   - lets its policy rewrite a decoded message before the driver's handler
 //     sees it (the scheduler's large framework messages, see
 //     messenger_sched.go).
@@ -49,7 +49,6 @@ type driverMessenger struct {
 
 	stop     chan struct{}
 	stopOnce sync.Once
-	loopDone chan struct{}
 
 	refused     atomic.Uint64
 	lastRefusal atomic.Int64 // unix nanos of the last refusal logged
@@ -80,13 +79,7 @@ type msgBinding struct {
 // msgQueue is the send queue toward one destination.
 type msgQueue struct {
 	key  string
-	msgs []*outMsg
-}
-
-// outMsg is a message waiting to be sent, with who waits for the result.
-type outMsg struct {
-	m    *messenger.Message
-	done chan error // nil: nobody waits
+	msgs []*messenger.Message
 }
 
 // refusalLogEvery is the least time between two refusal log lines.
@@ -106,7 +99,6 @@ func newDriverMessenger(role, id string, bindIP net.IP, port uint16, host string
 		handlers: map[string]msgBinding{},
 		queues:   map[string]*msgQueue{},
 		stop:     make(chan struct{}),
-		loopDone: make(chan struct{}),
 	}
 }
 
@@ -135,37 +127,55 @@ func (m *driverMessenger) Install(handler messenger.MessageHandler, msg proto.Me
 // Send implements messenger.Messenger: msg is queued for to and sent in
 // order with the other messages to to; a failed send is logged.
 func (m *driverMessenger) Send(ctx context.Context, to *upid.UPID, msg proto.Message) error {
-	_, err := m.send(to, msg, false)
-	return err
+	return m.send(to, msg)
 }
 
-// sendWait queues msg for to and returns a channel that receives the
-// result of its send (nil once the peer accepted it).
+// sendWait sends msg to to at once, beside the queue of messages to to
+// (so it does not wait behind them, nor keeps order with them), and
+// returns a channel that receives the result of its send (nil once the
+// peer accepted it).
 func (m *driverMessenger) sendWait(to *upid.UPID, msg proto.Message) (<-chan error, error) {
-	return m.send(to, msg, true)
-}
-
-func (m *driverMessenger) send(to *upid.UPID, msg proto.Message, wait bool) (<-chan error, error) {
 	if to == nil {
 		return nil, errors.New("mesosgot: messenger: send to no pid")
 	}
-	if *to == m.UPID() {
-		return nil, fmt.Errorf("mesosgot: messenger: send %T to self", msg)
-	}
-	m.policy.sending(to, msg)
 	b, err := proto.Marshal(msg)
 	if err != nil {
 		return nil, fmt.Errorf("mesosgot: messenger: encoding %T: %w", msg, err)
 	}
 	dst := *to
-	o := &outMsg{m: &messenger.Message{UPID: &dst, Name: messageName(msg), ProtoMessage: msg, Bytes: b}}
-	if wait {
-		o.done = make(chan error, 1)
-	}
+	out := &messenger.Message{UPID: &dst, Name: messageName(msg), ProtoMessage: msg, Bytes: b}
+	done := make(chan error, 1)
 	m.qmu.Lock()
 	defer m.qmu.Unlock()
 	if m.stopped {
 		return nil, errors.New("mesosgot: messenger stopped")
+	}
+	m.senders.Add(1)
+	go func() {
+		defer m.senders.Done()
+		done <- m.tr.Send(context.Background(), out)
+	}()
+	return done, nil
+}
+
+func (m *driverMessenger) send(to *upid.UPID, msg proto.Message) error {
+	if to == nil {
+		return errors.New("mesosgot: messenger: send to no pid")
+	}
+	if *to == m.UPID() {
+		return fmt.Errorf("mesosgot: messenger: send %T to self", msg)
+	}
+	m.policy.sending(to, msg)
+	b, err := proto.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("mesosgot: messenger: encoding %T: %w", msg, err)
+	}
+	dst := *to
+	o := &messenger.Message{UPID: &dst, Name: messageName(msg), ProtoMessage: msg, Bytes: b}
+	m.qmu.Lock()
+	defer m.qmu.Unlock()
+	if m.stopped {
+		return errors.New("mesosgot: messenger stopped")
 	}
 	key := dst.String()
 	q := m.queues[key]
@@ -176,7 +186,7 @@ func (m *driverMessenger) send(to *upid.UPID, msg proto.Message, wait bool) (<-c
 		go m.drain(q)
 	}
 	q.msgs = append(q.msgs, o)
-	return o.done, nil
+	return nil
 }
 
 // drain sends q's messages one at a time until it is empty.
@@ -185,11 +195,6 @@ func (m *driverMessenger) drain(q *msgQueue) {
 	for {
 		m.qmu.Lock()
 		if len(q.msgs) == 0 || m.stopped {
-			for _, o := range q.msgs {
-				if o.done != nil {
-					o.done <- errors.New("mesosgot: messenger stopped before the send")
-				}
-			}
 			delete(m.queues, q.key)
 			m.qmu.Unlock()
 			return
@@ -198,12 +203,8 @@ func (m *driverMessenger) drain(q *msgQueue) {
 		q.msgs[0] = nil
 		q.msgs = q.msgs[1:]
 		m.qmu.Unlock()
-		err := m.tr.Send(context.Background(), o.m)
-		if err != nil {
-			log.Warningf("mesosgot: %s messenger: sending %s to %s: %v", m.role, o.m.Name, o.m.UPID, err)
-		}
-		if o.done != nil {
-			o.done <- err
+		if err := m.tr.Send(context.Background(), o); err != nil {
+			log.Warningf("mesosgot: %s messenger: sending %s to %s: %v", m.role, o.Name, o.UPID, err)
 		}
 	}
 }
@@ -255,7 +256,7 @@ func (m *driverMessenger) Start() error {
 
 // Stop implements messenger.Messenger: unsent messages are dropped (those
 // waited for report an error), the transport stops, and Stop waits for the
-// senders and the receive loop.
+// senders.
 func (m *driverMessenger) Stop() error {
 	var err error
 	m.stopOnce.Do(func() {
@@ -265,12 +266,9 @@ func (m *driverMessenger) Stop() error {
 		close(m.stop)
 		err = m.tr.Stop(true)
 		m.senders.Wait()
-		m.mu.RLock()
-		started := m.pid != (upid.UPID{})
-		m.mu.RUnlock()
-		if started {
-			<-m.loopDone
-		}
+		// The receive loop is not waited for: it may be inside a driver
+		// handler waiting for the driver's lock, which the driver holds
+		// while it stops this messenger. It ends after that handler.
 		m.policy.stopped()
 		if n := m.refused.Load(); n > 0 {
 			log.Infof("mesosgot: %s messenger: refused %d messages in all", m.role, n)
@@ -292,7 +290,6 @@ func (m *driverMessenger) refusedCount() uint64 { return m.refused.Load() }
 // recvLoop checks, decodes and dispatches received messages, one at a
 // time, in arrival order.
 func (m *driverMessenger) recvLoop() {
-	defer close(m.loopDone)
 	for {
 		select {
 		case <-m.stop:

@@ -96,6 +96,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated sections to run: echo,start,placement,memory,bulk,hello,scale (default all)")
 	paths := flag.String("paths", "", "comma-separated echo paths to run: plain,fake,raw,local (default all; for profiling)")
 	bulk := flag.String("bulksizes", "", "comma-separated message sizes in KiB of the bulk rows (default 64,1024,16384)")
+	scale := flag.String("scale", "", "comma-separated tasks/agents points of the scale rows (default 100/1,1000/10,10000/100; -quick 1000/10)")
 	ns := flag.String("n", "", "comma-separated task counts of the echo rows (default 1,8,64; -quick 1,64)")
 	flag.Parse()
 
@@ -142,6 +143,18 @@ func main() {
 			n, err := strconv.Atoi(strings.TrimSpace(x))
 			check(err)
 			bulkSizes = append(bulkSizes, n<<10)
+		}
+	}
+	if *scale != "" {
+		cfg.scale = nil
+		for _, x := range strings.Split(*scale, ",") {
+			t, a, ok := strings.Cut(strings.TrimSpace(x), "/")
+			tn, err1 := strconv.Atoi(t)
+			an, err2 := strconv.Atoi(a)
+			if !ok || err1 != nil || err2 != nil {
+				fatalf("-scale: want tasks/agents, got %q", x)
+			}
+			cfg.scale = append(cfg.scale, scalePoint{tn, an})
 		}
 	}
 	b := &bench{cfg: cfg, root: root, tmp: tmp, log: os.Stderr, only: *only, paths: *paths}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,11 +11,15 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/mesosgot/mesosgot"
 	"github.com/mesosgot/mesosgot/localmesos"
 )
+
+// scaleTimeout bounds one scale child.
+const scaleTimeout = 60 * time.Second
 
 // scalePoint is one size of the scale rows.
 type scalePoint struct{ tasks, agents int }
@@ -95,7 +100,13 @@ func (b *bench) runScale(p scalePoint) (scaleResult, error) {
 	if err != nil {
 		return scaleResult{}, err
 	}
-	cmd := exec.Command(self)
+	// A child that has not answered within scaleTimeout is sent SIGQUIT
+	// (its goroutines go to the error below) and then killed.
+	ctx, cancel := context.WithTimeout(context.Background(), scaleTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = append(os.Environ(), childEnv+"=scale",
 		"MESOSGOT_BENCH_MASTER="+c.MasterAddr(), "MESOSGOT_BENCH_EXEC="+b.execPath,
 		"MESOSGOT_BENCH_N="+strconv.Itoa(p.tasks), "MESOSGOT_BENCH_LOGDIR="+b.tmp)
@@ -104,7 +115,7 @@ func (b *bench) runScale(p scalePoint) (scaleResult, error) {
 	out, err := cmd.Output()
 	var r scaleResult
 	if jerr := json.Unmarshal(lastLine(out), &r); jerr != nil || err != nil || r.Err != "" {
-		return r, fmt.Errorf("scale child: %v %v %s\n%s", err, jerr, r.Err, tail(stderr.String(), 2000))
+		return r, fmt.Errorf("scale child: %v %v %s\n%s", err, jerr, r.Err, tail(stderr.String(), 20000))
 	}
 	return r, nil
 }
