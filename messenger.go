@@ -76,10 +76,12 @@ type msgBinding struct {
 	handler messenger.MessageHandler
 }
 
-// msgQueue is the send queue toward one destination.
+// msgQueue is the send queue toward one destination, and its connection.
 type msgQueue struct {
-	key  string
-	msgs []*messenger.Message
+	key, addr string
+	msgs      []*messenger.Message
+	running   bool      // a drain goroutine serves the queue
+	pc        *pipeConn // nil until the first send
 }
 
 // refusalLogEvery is the least time between two refusal log lines.
@@ -180,31 +182,59 @@ func (m *driverMessenger) send(to *upid.UPID, msg proto.Message) error {
 	key := dst.String()
 	q := m.queues[key]
 	if q == nil {
-		q = &msgQueue{key: key}
+		q = &msgQueue{key: key, addr: net.JoinHostPort(dst.Host, dst.Port)}
 		m.queues[key] = q
+	}
+	q.msgs = append(q.msgs, o)
+	if !q.running {
+		q.running = true
 		m.senders.Add(1)
 		go m.drain(q)
 	}
-	q.msgs = append(q.msgs, o)
 	return nil
 }
 
-// drain sends q's messages one at a time until it is empty.
+// drain sends q's messages, pipelined on q's connection (see pipeConn),
+// until the queue is empty. Messages of a batch that cannot be sent (the
+// peer is unreachable or the connection broke) are dropped and logged.
 func (m *driverMessenger) drain(q *msgQueue) {
 	defer m.senders.Done()
+	self := m.UPID()
+	from := self.String()
 	for {
 		m.qmu.Lock()
 		if len(q.msgs) == 0 || m.stopped {
-			delete(m.queues, q.key)
+			q.running = false
 			m.qmu.Unlock()
 			return
 		}
-		o := q.msgs[0]
-		q.msgs[0] = nil
-		q.msgs = q.msgs[1:]
+		batch := q.msgs
+		q.msgs = nil
+		pc := q.pc
 		m.qmu.Unlock()
-		if err := m.tr.Send(context.Background(), o); err != nil {
-			log.Warningf("mesosgot: %s messenger: sending %s to %s: %v", m.role, o.Name, o.UPID, err)
+		if pc != nil {
+			select {
+			case <-pc.failed:
+				pc = nil
+			default:
+			}
+		}
+		if pc == nil {
+			var err error
+			if pc, err = dialPipe(q.addr, self.Host, &m.senders, m.role); err != nil {
+				log.Warningf("mesosgot: %s messenger: %d messages to %s dropped: %v", m.role, len(batch), q.key, err)
+				continue
+			}
+			m.qmu.Lock()
+			q.pc = pc
+			if m.stopped {
+				pc.fail()
+			}
+			m.qmu.Unlock()
+		}
+		if err := pc.write(from, batch); err != nil {
+			log.Warningf("mesosgot: %s messenger: sending %d messages to %s: %v (connection closed)", m.role, len(batch), q.key, err)
+			pc.fail()
 		}
 	}
 }
@@ -262,6 +292,11 @@ func (m *driverMessenger) Stop() error {
 	m.stopOnce.Do(func() {
 		m.qmu.Lock()
 		m.stopped = true
+		for _, q := range m.queues {
+			if q.pc != nil {
+				q.pc.fail()
+			}
+		}
 		m.qmu.Unlock()
 		close(m.stop)
 		err = m.tr.Stop(true)
