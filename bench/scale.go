@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -19,7 +20,7 @@ import (
 )
 
 // scaleTimeout bounds one scale child.
-const scaleTimeout = 60 * time.Second
+const scaleTimeout = 3 * time.Minute
 
 // scalePoint is one size of the scale rows.
 type scalePoint struct{ tasks, agents int }
@@ -129,6 +130,13 @@ func tail(s string, n int) string {
 
 // scaleChild is the scheduler process of the scale rows.
 func scaleChild() {
+	if path := os.Getenv("MESOSGOT_BENCH_CHILD_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	var r scaleResult
 	if err := runScaleChild(&r); err != nil {
 		r.Err = err.Error()
