@@ -32,6 +32,7 @@ type master struct {
 	nextFW     int
 	nextOffer  int
 	rr         int // round-robin start among frameworks
+	allocSoon  bool // an allocation after terminal updates is pending (allocator_used.go)
 
 	authn    map[string]string       // authenticated scheduler pid -> principal
 	sessions map[string]*authSession // by authenticatee pid
