@@ -84,6 +84,10 @@ func main() {
 		floodChild()
 		return
 	}
+	if os.Getenv(childEnv) == "bulkrss" {
+		bulkRSSChild()
+		return
+	}
 	if os.Getenv(childEnv) == "scale" {
 		scaleChild()
 		return
