@@ -9,10 +9,6 @@ import (
 
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
-	util "github.com/mesos/mesos-go/api/v0/mesosutil"
-	"github.com/mesos/mesos-go/api/v0/mesosutil/process"
-	"github.com/mesos/mesos-go/api/v0/messenger"
-	sched "github.com/mesos/mesos-go/api/v0/scheduler"
 	"github.com/mesos/mesos-go/api/v0/upid"
 )
 
@@ -23,7 +19,7 @@ import (
 //     tasks on (their pids come from the master's offers), and only naming
 //     the agent they come from; the driver's internal messages never from
 //     the network;
-//   - a refused authentication is reported to the job (see noteStartFailure);
+//   - the master's error message is reported to the job (noteMasterError);
 //   - large framework messages reach the driver with a short token in
 //     place of their data, and GoTaskScheduler.FrameworkMessage takes the
 //     data back from the token table. mesos-go's scheduler driver formats
@@ -44,7 +40,7 @@ const tokenMinBytes = 256
 
 // schedPolicy is the scheduler's messenger policy.
 type schedPolicy struct {
-	onAuthRefused func()
+	onMasterError func(string) // the master's FrameworkErrorMessage
 
 	mu        sync.Mutex
 	master    string            // pid of the master the driver follows ("" none)
@@ -55,32 +51,12 @@ type schedPolicy struct {
 	closed    bool
 }
 
-func newSchedPolicy(onAuthRefused func()) *schedPolicy {
+func newSchedPolicy(onMasterError func(string)) *schedPolicy {
 	return &schedPolicy{
-		onAuthRefused: onAuthRefused,
+		onMasterError: onMasterError,
 		agentPids:     map[string]string{},
 		launched:      map[string]bool{},
 		tokens:        map[uint64][]byte{},
-	}
-}
-
-// useDriverMessenger makes cfg's driver run on mesosgot's messenger.
-func (s *GoTaskScheduler) useDriverMessenger(cfg *sched.DriverConfig) {
-	hostname := util.GetHostname(cfg.HostnameOverride)
-	bind, port, published := cfg.BindingAddress, cfg.BindingPort, cfg.PublishedAddress
-	cfg.NewMessenger = func() (messenger.Messenger, error) {
-		host, err := pidHost(hostname, bind, published)
-		if err != nil {
-			return nil, err
-		}
-		p := newSchedPolicy(func() {
-			s.noteStartFailure("authentication refused by the master (wrong principal or secret?)")
-		})
-		m := newDriverMessenger("scheduler", process.New("scheduler").Label(), bind, port, host, p)
-		s.msgrMu.Lock()
-		s.msgr, s.msgrPolicy = m, p
-		s.msgrMu.Unlock()
-		return m, nil
 	}
 }
 
@@ -89,7 +65,10 @@ func (s *GoTaskScheduler) useDriverMessenger(cfg *sched.DriverConfig) {
 func (s *GoTaskScheduler) driverMessenger() (*driverMessenger, *schedPolicy) {
 	s.msgrMu.Lock()
 	defer s.msgrMu.Unlock()
-	return s.msgr, s.msgrPolicy
+	if s.msgr == nil {
+		return nil, nil
+	}
+	return s.msgr.dm, s.msgr.policy
 }
 
 // frameworkData returns the data a framework message stands for: data
@@ -133,6 +112,10 @@ func (p *schedPolicy) masterName() string {
 
 func (p *schedPolicy) received(from *upid.UPID, msg proto.Message) string {
 	switch msg := msg.(type) {
+	case *mesos.FrameworkErrorMessage:
+		if p.onMasterError != nil {
+			p.onMasterError(msg.GetMessage())
+		}
 	case *mesos.ResourceOffersMessage:
 		p.mu.Lock()
 		for i, o := range msg.GetOffers() {
@@ -183,10 +166,6 @@ func (p *schedPolicy) routed(msg proto.Message) {
 		p.mu.Lock()
 		p.master = msg.GetMaster().GetPid()
 		p.mu.Unlock()
-	case *mesos.InternalAuthenticationResult:
-		if msg.GetCompleted() && !msg.GetSuccess() && p.onAuthRefused != nil {
-			p.onAuthRefused()
-		}
 	}
 }
 

@@ -160,7 +160,7 @@ func TestSchedulerMessengerTokensLargeFrameworkMessages(t *testing.T) {
 	started(t, s)
 	master := started(t, startMessenger(t, "master", openPolicy{}))
 	p.routed(&mesos.InternalMasterChangeDetected{Master: masterInfo(master.UPID())})
-	sched := &GoTaskScheduler{msgr: s, msgrPolicy: p}
+	sched := &GoTaskScheduler{msgr: &jobMessenger{dm: s, policy: p}}
 
 	big := strings.Repeat("x", 64<<10)
 	for _, data := range []string{"small", big, frameworkToken + "1", frameworkToken + "999"} {
