@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -239,4 +240,24 @@ func TestMessengerSendToStoppedPeerFailsAndStopIsPrompt(t *testing.T) {
 	}
 	_, err = a.sendWait(&to, &mesos.FrameworkErrorMessage{Message: proto.String("y")})
 	assert.Error(t, err, "a stopped messenger refuses sends")
+}
+
+func TestPipeDialFallsBackWhenPidHostIsNotLocal(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	var wg sync.WaitGroup
+	// 192.0.2.1 (TEST-NET-1) is no address of this host: a published address
+	pc, err := dialPipe(ln.Addr().String(), "192.0.2.1", &wg, "test")
+	require.NoError(t, err)
+	c := <-accepted
+	pc.fail()
+	c.Close()
+	wg.Wait()
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	log "github.com/golang/glog"
@@ -53,6 +54,12 @@ func dialPipe(addr, fromHost string, wg *sync.WaitGroup, role string) (*pipeConn
 		d.LocalAddr = &net.TCPAddr{IP: ip}
 	}
 	conn, err := d.Dial("tcp", addr)
+	var opErr *net.OpError
+	if err != nil && d.LocalAddr != nil && errors.As(err, &opErr) && opErr.Op == "dial" && isBindError(err) {
+		// the pid names an address this host cannot send from (a published address)
+		d.LocalAddr = nil
+		conn, err = d.Dial("tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +73,11 @@ func dialPipe(addr, fromHost string, wg *sync.WaitGroup, role string) (*pipeConn
 		p.readAnswers(role, addr)
 	}()
 	return p, nil
+}
+
+// isBindError reports whether err is the local address being unusable.
+func isBindError(err error) bool {
+	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EINVAL)
 }
 
 // fail closes the connection once.
