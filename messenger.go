@@ -14,6 +14,7 @@ import (
 
 	"github.com/gogo/protobuf/proto"
 	log "github.com/golang/glog"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	"github.com/mesos/mesos-go/api/v0/messenger"
 	"github.com/mesos/mesos-go/api/v0/upid"
 
@@ -358,7 +359,13 @@ func (m *driverMessenger) dispatch(in *messenger.Message) {
 		return
 	}
 	msg := reflect.New(b.typ).Interface().(proto.Message)
-	if err := proto.Unmarshal(in.Bytes, msg); err != nil {
+	var err error
+	if fm, ok := msg.(*mesos.ExecutorToFrameworkMessage); ok {
+		err = decodeFrameworkMessage(in.Bytes, fm) // messenger_decode.go: the data is not copied
+	} else {
+		err = proto.Unmarshal(in.Bytes, msg)
+	}
+	if err != nil {
 		m.refuse(in.UPID, in.Name, "undecodable: "+err.Error())
 		return
 	}
