@@ -82,7 +82,7 @@ type msgQueue struct {
 	key, addr string
 	msgs      []*messenger.Message
 	running   bool      // a drain goroutine serves the queue
-	pc        *pipeConn // nil until the first send
+	pc        *libprocess.PipeConn // nil until the first send
 }
 
 // refusalLogEvery is the least time between two refusal log lines.
@@ -195,7 +195,7 @@ func (m *driverMessenger) send(to *upid.UPID, msg proto.Message) error {
 	return nil
 }
 
-// drain sends q's messages, pipelined on q's connection (see pipeConn),
+// drain sends q's messages, pipelined on q's connection (libprocess.PipeConn),
 // until the queue is empty. Messages of a batch that cannot be sent (the
 // peer is unreachable or the connection broke) are dropped and logged.
 func (m *driverMessenger) drain(q *msgQueue) {
@@ -215,27 +215,27 @@ func (m *driverMessenger) drain(q *msgQueue) {
 		m.qmu.Unlock()
 		if pc != nil {
 			select {
-			case <-pc.failed:
+			case <-pc.Failed():
 				pc = nil
 			default:
 			}
 		}
 		if pc == nil {
 			var err error
-			if pc, err = dialPipe(q.addr, self.Host, &m.senders, m.role); err != nil {
+			if pc, err = libprocess.DialPipe(q.addr, self.Host, &m.senders, "mesosgot: "+m.role+" messenger"); err != nil {
 				log.Warningf("mesosgot: %s messenger: %d messages to %s dropped: %v", m.role, len(batch), q.key, err)
 				continue
 			}
 			m.qmu.Lock()
 			q.pc = pc
 			if m.stopped {
-				pc.fail()
+				pc.Fail()
 			}
 			m.qmu.Unlock()
 		}
-		if err := pc.write(from, batch); err != nil {
+		if err := pc.Write(from, batch); err != nil {
 			log.Warningf("mesosgot: %s messenger: sending %d messages to %s: %v (connection closed)", m.role, len(batch), q.key, err)
-			pc.fail()
+			pc.Fail()
 		}
 	}
 }
@@ -295,7 +295,7 @@ func (m *driverMessenger) Stop() error {
 		m.stopped = true
 		for _, q := range m.queues {
 			if q.pc != nil {
-				q.pc.fail()
+				q.pc.Fail()
 			}
 		}
 		m.qmu.Unlock()

@@ -14,6 +14,8 @@ import (
 	"github.com/mesos/mesos-go/api/v0/upid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mesosgot/mesosgot/internal/libprocess"
 )
 
 // openPolicy accepts everything (a test peer).
@@ -254,10 +256,10 @@ func TestPipeDialFallsBackWhenPidHostIsNotLocal(t *testing.T) {
 	}()
 	var wg sync.WaitGroup
 	// 192.0.2.1 (TEST-NET-1) is no address of this host: a published address
-	pc, err := dialPipe(ln.Addr().String(), "192.0.2.1", &wg, "test")
+	pc, err := libprocess.DialPipe(ln.Addr().String(), "192.0.2.1", &wg, "test")
 	require.NoError(t, err)
 	c := <-accepted
-	pc.fail()
+	pc.Fail()
 	c.Close()
 	wg.Wait()
 }

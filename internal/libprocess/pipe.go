@@ -1,4 +1,4 @@
-package mesosgot
+package libprocess
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 	"github.com/mesos/mesos-go/api/v0/messenger"
 )
 
-// pipeConn is a pipelined HTTP/1.1 connection to one libprocess peer, as
+// PipeConn is a pipelined HTTP/1.1 connection to one libprocess peer, as
 // libprocess itself keeps one: messages are written as POSTs back to back
 // without waiting for each 202 Accepted, and a reader takes the answers in
 // order. A sequential POST loop (mesos-go's messenger, Go's http.Client)
@@ -26,7 +26,7 @@ import (
 // are unanswered; a peer that does not answer within pipeAnswerTimeout, or
 // a broken connection, closes it, losing what was unanswered (libprocess
 // messages are best effort; the drivers and mesosgot's links retry).
-type pipeConn struct {
+type PipeConn struct {
 	conn   net.Conn
 	bw     *bufio.Writer
 	sent   chan string   // names of requests written and not yet answered
@@ -45,10 +45,10 @@ const (
 	pipeDialTimeout = 5 * time.Second
 )
 
-// dialPipe connects to addr from the address of the sender's pid (so that
+// DialPipe connects to addr from the address of the sender's pid (so that
 // the peer sees the connection come from the host the pid names) and starts
 // the connection's answer reader, counted in wg.
-func dialPipe(addr, fromHost string, wg *sync.WaitGroup, role string) (*pipeConn, error) {
+func DialPipe(addr, fromHost string, wg *sync.WaitGroup, role string) (*PipeConn, error) {
 	d := net.Dialer{Timeout: pipeDialTimeout}
 	if ip := net.ParseIP(fromHost); ip != nil && !ip.IsUnspecified() {
 		d.LocalAddr = &net.TCPAddr{IP: ip}
@@ -66,7 +66,7 @@ func dialPipe(addr, fromHost string, wg *sync.WaitGroup, role string) (*pipeConn
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	p := &pipeConn{conn: conn, bw: bufio.NewWriterSize(conn, 64<<10), sent: make(chan string, pipeDepth), failed: make(chan struct{})}
+	p := &PipeConn{conn: conn, bw: bufio.NewWriterSize(conn, 64<<10), sent: make(chan string, pipeDepth), failed: make(chan struct{})}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -80,8 +80,8 @@ func isBindError(err error) bool {
 	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EINVAL)
 }
 
-// fail closes the connection once.
-func (p *pipeConn) fail() {
+// Fail closes the connection once; unanswered requests are lost.
+func (p *PipeConn) Fail() {
 	p.once.Do(func() {
 		close(p.failed)
 		_ = p.conn.Close()
@@ -89,7 +89,7 @@ func (p *pipeConn) fail() {
 }
 
 // readAnswers reads one answer per request written, in order.
-func (p *pipeConn) readAnswers(role, addr string) {
+func (p *PipeConn) readAnswers(role, addr string) {
 	br := bufio.NewReader(p.conn)
 	for {
 		var name string
@@ -104,21 +104,24 @@ func (p *pipeConn) readAnswers(role, addr string) {
 			select {
 			case <-p.failed:
 			default:
-				log.Warningf("mesosgot: %s messenger: no answer from %s to %s: %v (connection closed)", role, addr, name, err)
+				log.Warningf("%s: no answer from %s to %s: %v (connection closed)", role, addr, name, err)
 			}
-			p.fail()
+			p.Fail()
 			return
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
-			log.Warningf("mesosgot: %s messenger: %s answered %s to %s", role, addr, resp.Status, name)
+			log.Warningf("%s: %s answered %s to %s", role, addr, resp.Status, name)
 		}
 	}
 }
 
-// write writes msgs as POSTs from pid from and flushes them.
-func (p *pipeConn) write(from string, msgs []*messenger.Message) error {
+// Failed is closed once the connection broke or was closed.
+func (p *PipeConn) Failed() <-chan struct{} { return p.failed }
+
+// Write writes msgs as POSTs from pid from and flushes them.
+func (p *PipeConn) Write(from string, msgs []*messenger.Message) error {
 	_ = p.conn.SetWriteDeadline(time.Now().Add(pipeWriteTimeout))
 	for _, m := range msgs {
 		select {
