@@ -81,7 +81,7 @@ type msgBinding struct {
 type msgQueue struct {
 	key, addr string
 	msgs      []*messenger.Message
-	running   bool      // a drain goroutine serves the queue
+	running   bool                 // a drain goroutine serves the queue
 	pc        *libprocess.PipeConn // nil until the first send
 }
 
