@@ -315,7 +315,7 @@ func (b *bench) render(full bool) string {
 		}
 	}
 	if len(b.targets) > 0 {
-		sb.WriteString("## Targets (issue 5)\n\n| Target | Measured | Met |\n|---|---|---|\n")
+		sb.WriteString("## Targets (issues 5 and 12)\n\n| Target | Measured | Met |\n|---|---|---|\n")
 		for _, t := range b.targets {
 			met := "**missed**"
 			if t.met {
