@@ -1,8 +1,8 @@
 // Command bench measures mesosgot side by side with its baselines and
 // writes the results to BENCHMARKS.md:
 //
-//	go run ./bench                      # full table (a few minutes)
-//	go run ./bench -quick               # reduced table (under a minute; writes no file unless -out)
+//	go run ./bench                      # full table (about ten minutes)
+//	go run ./bench -quick               # reduced table (about two minutes; writes no file unless -out)
 //	go run ./bench -reps 7 -out FILE    # more repetitions, another file
 //
 // Every figure is the median (min–max) over -reps repetitions, and every
@@ -92,7 +92,7 @@ func main() {
 		scaleChild()
 		return
 	}
-	quick := flag.Bool("quick", false, "run the reduced table (under a minute)")
+	quick := flag.Bool("quick", false, "run the reduced table (about two minutes)")
 	out := flag.String("out", "BENCHMARKS.md", "file to write the report to (empty: none; -quick writes none unless -out is given)")
 	reps := flag.Int("reps", 0, "repetitions of every figure (default 5, -quick 3)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (scheduler, fake cluster, localmesos) to this file")
