@@ -37,6 +37,7 @@ type GoTaskExecutor struct {
 	returning int                  // tasks returned whose final status is not sent yet
 
 	linkCfg       linkConfig
+	tokens        *tokenTable // large framework messages the messenger holds for the driver
 	tick          time.Duration
 	statusGrace   time.Duration // how long a returned task's messages may stay unacknowledged before its status goes anyway
 	shutdownGrace time.Duration // how long Shutdown waits for tasks to return
@@ -58,6 +59,7 @@ func NewGoTaskExecutor(ae AppTaskExecutor) (exec *GoTaskExecutor) {
 		tasks:         map[string]*execTask{},
 		outQ:          map[string]*execTask{},
 		linkCfg:       defaultLinkConfig(),
+		tokens:        newTokenTable(),
 		tick:          10 * time.Millisecond,
 		statusGrace:   10 * time.Second,
 		shutdownGrace: 10 * time.Second,
@@ -79,7 +81,7 @@ func (exec *GoTaskExecutor) RegisterTaskFunc(name string, taskFunc AppTaskFunc) 
 // the executor's agent.
 func (exc *GoTaskExecutor) DriverConfig() exec.DriverConfig {
 	cfg := exec.DriverConfig{Executor: exc}
-	useExecutorMessenger(&cfg)
+	useExecutorMessenger(&cfg, exc.tokens) // messenger_exec.go
 	return cfg
 }
 
@@ -135,6 +137,11 @@ func (exec *GoTaskExecutor) KillTask(driver exec.ExecutorDriver, taskId *mesos.T
 
 // FrameworkMessage forwards messages from the scheduler to tasks.
 func (exec *GoTaskExecutor) FrameworkMessage(driver exec.ExecutorDriver, rawMsg string) {
+	rawMsg, ok := exec.tokens.resolve(rawMsg)
+	if !ok {
+		log.Warningf("mesosgot: framework message names data the messenger does not hold; dropped")
+		return
+	}
 	exec.call(driver, func() { exec.frameworkMessage(rawMsg) })
 }
 

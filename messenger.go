@@ -360,9 +360,12 @@ func (m *driverMessenger) dispatch(in *messenger.Message) {
 	}
 	msg := reflect.New(b.typ).Interface().(proto.Message)
 	var err error
-	if fm, ok := msg.(*mesos.ExecutorToFrameworkMessage); ok {
+	switch fm := msg.(type) {
+	case *mesos.ExecutorToFrameworkMessage:
 		err = decodeFrameworkMessage(in.Bytes, fm) // messenger_decode.go: the data is not copied
-	} else {
+	case *mesos.FrameworkToExecutorMessage:
+		err = decodeExecutorMessage(in.Bytes, fm)
+	default:
 		err = proto.Unmarshal(in.Bytes, msg)
 	}
 	if err != nil {

@@ -55,3 +55,11 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+func TestDecodeExecutorMessageMatchesProtobuf(t *testing.T) {
+	want := &mesos.FrameworkToExecutorMessage{SlaveId: util.NewSlaveID("agent-1"), FrameworkId: util.NewFrameworkID("fw"),
+		ExecutorId: util.NewExecutorID("exec"), Data: []byte("to the executor")}
+	var got mesos.FrameworkToExecutorMessage
+	require.NoError(t, decodeExecutorMessage(mustMarshal(t, want), &got))
+	assert.True(t, proto.Equal(want, &got))
+}

@@ -1,11 +1,8 @@
 package mesosgot
 
 import (
-	"bytes"
-	"strconv"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
@@ -46,9 +43,7 @@ type schedPolicy struct {
 	master    string            // pid of the master the driver follows ("" none)
 	agentPids map[string]string // agent ID → pid, from the master's offers
 	launched  map[string]bool   // pids of agents the job launched tasks on
-	tokens    map[uint64][]byte // framework message data by token
-	nextToken uint64
-	closed    bool
+	tokens    *tokenTable       // framework message data by token
 }
 
 func newSchedPolicy(onMasterError func(string)) *schedPolicy {
@@ -56,7 +51,7 @@ func newSchedPolicy(onMasterError func(string)) *schedPolicy {
 		onMasterError: onMasterError,
 		agentPids:     map[string]string{},
 		launched:      map[string]bool{},
-		tokens:        map[uint64][]byte{},
+		tokens:        newTokenTable(),
 	}
 }
 
@@ -81,7 +76,7 @@ func (s *GoTaskScheduler) frameworkData(data string) (string, bool) {
 	if p == nil {
 		return "", false
 	}
-	return p.take(data)
+	return p.tokens.take(data)
 }
 
 func (p *schedPolicy) accept(from *upid.UPID, name string) (bool, string) {
@@ -133,31 +128,9 @@ func (p *schedPolicy) received(from *upid.UPID, msg proto.Message) string {
 				return "a framework message naming agent " + agent + " from another agent"
 			}
 		}
-		if p.closed || (len(msg.Data) < tokenMinBytes && !bytes.HasPrefix(msg.Data, []byte(frameworkToken))) {
-			return ""
-		}
-		p.nextToken++
-		p.tokens[p.nextToken] = msg.Data
-		msg.Data = []byte(frameworkToken + strconv.FormatUint(p.nextToken, 10))
+		p.tokens.swap(&msg.Data)
 	}
 	return ""
-}
-
-// take removes a token from the table and returns its data; the data is
-// not copied (nothing else holds the message's bytes).
-func (p *schedPolicy) take(token string) (string, bool) {
-	id, err := strconv.ParseUint(token[len(frameworkToken):], 10, 64)
-	if err != nil {
-		return "", false
-	}
-	p.mu.Lock()
-	data, ok := p.tokens[id]
-	delete(p.tokens, id)
-	p.mu.Unlock()
-	if !ok {
-		return "", false
-	}
-	return unsafe.String(unsafe.SliceData(data), len(data)), true
 }
 
 func (p *schedPolicy) routed(msg proto.Message) {
@@ -181,12 +154,7 @@ func (p *schedPolicy) sending(to *upid.UPID, msg proto.Message) {
 	}
 }
 
-func (p *schedPolicy) stopped() {
-	p.mu.Lock()
-	p.closed = true
-	p.tokens = map[uint64][]byte{}
-	p.mu.Unlock()
-}
+func (p *schedPolicy) stopped() { p.tokens.close() }
 
 // masterPID returns the pid of the master the driver follows, nil if none.
 func (p *schedPolicy) masterPID() *upid.UPID {

@@ -192,9 +192,9 @@ func TestSchedulerMessengerTokensLargeFrameworkMessages(t *testing.T) {
 		ExecutorId: util.NewExecutorID("e"), Data: []byte(big)})
 	recvGot(t, ch)
 	require.NoError(t, s.Stop())
-	p.mu.Lock()
-	assert.Empty(t, p.tokens)
-	p.mu.Unlock()
+	p.tokens.mu.Lock()
+	assert.Empty(t, p.tokens.data)
+	p.tokens.mu.Unlock()
 }
 
 func TestExecutorMessengerTakesOnlyItsAgent(t *testing.T) {
@@ -262,4 +262,24 @@ func TestPipeDialFallsBackWhenPidHostIsNotLocal(t *testing.T) {
 	pc.Fail()
 	c.Close()
 	wg.Wait()
+}
+
+func TestExecutorMessengerTokensLargeFrameworkMessages(t *testing.T) {
+	agent := started(t, startMessenger(t, "slave(1)", openPolicy{}))
+	tokens := newTokenTable()
+	e := startMessenger(t, "executor(1)", &execPolicy{agent: agent.UPID().String(), tokens: tokens})
+	ch := collect(t, e, &mesos.FrameworkToExecutorMessage{})
+	started(t, e)
+	big := strings.Repeat("y", 1<<20)
+	for _, data := range []string{"small", big} {
+		sendAndWait(t, agent, e.UPID(), &mesos.FrameworkToExecutorMessage{SlaveId: util.NewSlaveID("a"), FrameworkId: util.NewFrameworkID("f"),
+			ExecutorId: util.NewExecutorID("e"), Data: []byte(data)})
+		seen := string(recvGot(t, ch).msg.(*mesos.FrameworkToExecutorMessage).Data)
+		assert.Equal(t, len(data) >= tokenMinBytes, strings.HasPrefix(seen, frameworkToken), "only large messages become tokens")
+		back, ok := tokens.resolve(seen)
+		require.True(t, ok)
+		assert.Equal(t, data, back)
+	}
+	_, ok := tokens.resolve(frameworkToken + "77")
+	assert.False(t, ok, "an unknown token is refused")
 }
