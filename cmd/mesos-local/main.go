@@ -98,6 +98,11 @@ func readCredentials(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %w", err)
 	}
+	return parseCredentials(path, b)
+}
+
+// parseCredentials parses the contents b of the credentials file path.
+func parseCredentials(path string, b []byte) (map[string]string, error) {
 	creds := map[string]string{}
 	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
 		var doc struct {
@@ -106,7 +111,10 @@ func readCredentials(path string) (map[string]string, error) {
 		if err := json.Unmarshal(t, &doc); err != nil {
 			return nil, fmt.Errorf("credentials %s: %w", path, err)
 		}
-		for _, c := range doc.Credentials {
+		for i, c := range doc.Credentials {
+			if c.Principal == "" || c.Secret == "" {
+				return nil, fmt.Errorf("credentials %s: entry %d: empty principal or secret", path, i+1)
+			}
 			creds[c.Principal] = c.Secret
 		}
 	} else {
