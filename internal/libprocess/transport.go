@@ -39,8 +39,10 @@ type Process struct {
 }
 
 type sendQueue struct {
-	key  string
-	msgs []*messenger.Message
+	key, addr string
+	msgs      []*messenger.Message
+	running   bool      // a drain goroutine serves the queue
+	pc        *PipeConn // the queue's pipelined connection (pipe.go), nil until the first send
 }
 
 // New starts process id on ip:port (0 = any free port) with the
@@ -88,28 +90,56 @@ func (p *Process) Send(to *upid.UPID, msg proto.Message) {
 	key := dst.String()
 	q := p.queues[key]
 	if q == nil {
-		q = &sendQueue{key: key}
+		q = &sendQueue{key: key, addr: net.JoinHostPort(dst.Host, dst.Port)}
 		p.queues[key] = q
+	}
+	q.msgs = append(q.msgs, m)
+	if !q.running {
+		q.running = true
 		p.wg.Add(1)
 		go p.drain(q)
 	}
-	q.msgs = append(q.msgs, m)
 }
 
+// drain sends q's messages pipelined on q's connection until q is empty
+// (pipe.go: one POST after the other without waiting for each answer).
 func (p *Process) drain(q *sendQueue) {
 	defer p.wg.Done()
+	from := p.pid.String()
 	for {
 		p.mu.Lock()
 		if len(q.msgs) == 0 || p.closed {
-			delete(p.queues, q.key)
+			q.running = false
 			p.mu.Unlock()
 			return
 		}
-		m := q.msgs[0]
-		q.msgs = q.msgs[1:]
+		batch := q.msgs
+		q.msgs = nil
+		pc := q.pc
 		p.mu.Unlock()
-		if err := p.tr.Send(context.Background(), m); err != nil {
-			log.V(1).Infof("libprocess: %s: send %s to %s: %v", p.pid, m.Name, m.UPID, err)
+		if pc != nil {
+			select {
+			case <-pc.Failed():
+				pc = nil
+			default:
+			}
+		}
+		if pc == nil {
+			var err error
+			if pc, err = DialPipe(q.addr, p.pid.Host, &p.wg, "libprocess: "+p.pid.String()); err != nil {
+				log.V(1).Infof("libprocess: %s: %d messages to %s dropped: %v", p.pid, len(batch), q.key, err)
+				continue
+			}
+			p.mu.Lock()
+			q.pc = pc
+			if p.closed {
+				pc.Fail()
+			}
+			p.mu.Unlock()
+		}
+		if err := pc.Write(from, batch); err != nil {
+			log.V(1).Infof("libprocess: %s: send %d messages to %s: %v", p.pid, len(batch), q.key, err)
+			pc.Fail()
 		}
 	}
 }
@@ -118,6 +148,11 @@ func (p *Process) drain(q *sendQueue) {
 func (p *Process) Stop() {
 	p.mu.Lock()
 	p.closed = true
+	for _, q := range p.queues {
+		if q.pc != nil {
+			q.pc.Fail()
+		}
+	}
 	p.mu.Unlock()
 	_ = p.msgr.Stop()
 	p.wg.Wait()
@@ -288,7 +323,7 @@ func (t *Transport) serveMessage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not a libprocess message", http.StatusBadRequest)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+	body, err := readBody(r, 256<<20) // body.go
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
