@@ -206,4 +206,3 @@ func (m *master) checkLinks() {
 		m.mu.Unlock()
 	}
 }
-

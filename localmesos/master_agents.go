@@ -18,13 +18,13 @@ import (
 
 // Mesos values this package sends that mesos-go v0.0.11's protobufs predate.
 const (
-	capabilityPartitionAware = mesos.FrameworkInfo_Capability_Type(5)  // FrameworkInfo.Capability.PARTITION_AWARE
-	taskUnreachable          = mesos.TaskState(10)                     // TASK_UNREACHABLE
-	reasonSlaveReregistered  = mesos.TaskStatus_Reason(32)             // REASON_SLAVE_REREGISTERED
+	capabilityPartitionAware = mesos.FrameworkInfo_Capability_Type(5) // FrameworkInfo.Capability.PARTITION_AWARE
+	taskUnreachable          = mesos.TaskState(10)                    // TASK_UNREACHABLE
+	reasonSlaveReregistered  = mesos.TaskStatus_Reason(32)            // REASON_SLAVE_REREGISTERED
 	defaultAgentPingTimeout  = 15 * time.Second                       // --agent_ping_timeout
-	defaultMaxPingTimeouts   = 5                                       // --max_agent_ping_timeouts
-	defaultRegistrationBack  = time.Second                             // --registration_backoff_factor
-	registerRetryIntervalMax = time.Minute                             // REGISTER_RETRY_INTERVAL_MAX
+	defaultMaxPingTimeouts   = 5                                      // --max_agent_ping_timeouts
+	defaultRegistrationBack  = time.Second                            // --registration_backoff_factor
+	registerRetryIntervalMax = time.Minute                            // REGISTER_RETRY_INTERVAL_MAX
 )
 
 // partitionAware reports whether fw opted in to PARTITION_AWARE: such
