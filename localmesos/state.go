@@ -13,22 +13,25 @@ import (
 // FrameworkToExecutorMessage and ExecutorToFrameworkMessage the agents
 // carry.
 type Stats struct {
-	FrameworksRegistered  int64
-	FrameworksRemoved     int64
-	OffersSent            int64
-	OffersDeclined        int64
-	OffersRescinded       int64
-	TasksLaunched         int64 // tasks sent to an agent
-	TasksInvalid          int64 // tasks refused at launch (TASK_ERROR / TASK_LOST)
-	StatusUpdates         int64 // status updates forwarded to schedulers
-	ExecutorsLaunched     int64 // executor processes started
-	ExecutorsExited       int64
-	FrameworkMessages     int64 // framework messages delivered (at least once)
-	FrameworkMsgsDropped  int64
-	FrameworkMsgsDuped    int64
-	FrameworkMsgsDelayed  int64
-	AuthenticationsOK     int64
-	AuthenticationsFailed int64
+	FrameworksRegistered int64
+	FrameworksRemoved    int64
+	OffersSent           int64
+	OffersDeclined       int64
+	OffersRescinded      int64
+	TasksLaunched        int64 // tasks sent to an agent
+	TasksInvalid         int64 // tasks refused at launch (TASK_ERROR / TASK_LOST)
+	StatusUpdates        int64 // status updates forwarded to schedulers
+	ExecutorsLaunched    int64 // executor processes started
+	ExecutorsExited      int64
+	FrameworkMessages    int64 // framework messages delivered (at least once)
+	FrameworkMsgsDropped int64
+	FrameworkMsgsDuped   int64
+	FrameworkMsgsDelayed int64
+	// FrameworkMsgsViaMaster counts executor messages the master relayed
+	// because an agent did not know the scheduler's pid.
+	FrameworkMsgsViaMaster int64
+	AuthenticationsOK      int64
+	AuthenticationsFailed  int64
 }
 
 type counters struct {
@@ -37,6 +40,7 @@ type counters struct {
 	tasksLaunched, tasksInvalid, statusUpdates        atomic.Int64
 	executorsLaunched, executorsExited                atomic.Int64
 	fwMsgs, fwMsgsDropped, fwMsgsDuped, fwMsgsDelayed atomic.Int64
+	fwMsgsViaMaster                                   atomic.Int64
 	authOK, authFailed                                atomic.Int64
 }
 
@@ -84,22 +88,23 @@ type ExecutorState struct {
 func (c *Cluster) Stats() Stats {
 	s := &c.stats
 	return Stats{
-		FrameworksRegistered:  s.frameworksRegistered.Load(),
-		FrameworksRemoved:     s.frameworksRemoved.Load(),
-		OffersSent:            s.offersSent.Load(),
-		OffersDeclined:        s.offersDeclined.Load(),
-		OffersRescinded:       s.offersRescinded.Load(),
-		TasksLaunched:         s.tasksLaunched.Load(),
-		TasksInvalid:          s.tasksInvalid.Load(),
-		StatusUpdates:         s.statusUpdates.Load(),
-		ExecutorsLaunched:     s.executorsLaunched.Load(),
-		ExecutorsExited:       s.executorsExited.Load(),
-		FrameworkMessages:     s.fwMsgs.Load(),
-		FrameworkMsgsDropped:  s.fwMsgsDropped.Load(),
-		FrameworkMsgsDuped:    s.fwMsgsDuped.Load(),
-		FrameworkMsgsDelayed:  s.fwMsgsDelayed.Load(),
-		AuthenticationsOK:     s.authOK.Load(),
-		AuthenticationsFailed: s.authFailed.Load(),
+		FrameworksRegistered:   s.frameworksRegistered.Load(),
+		FrameworksRemoved:      s.frameworksRemoved.Load(),
+		OffersSent:             s.offersSent.Load(),
+		OffersDeclined:         s.offersDeclined.Load(),
+		OffersRescinded:        s.offersRescinded.Load(),
+		TasksLaunched:          s.tasksLaunched.Load(),
+		TasksInvalid:           s.tasksInvalid.Load(),
+		StatusUpdates:          s.statusUpdates.Load(),
+		ExecutorsLaunched:      s.executorsLaunched.Load(),
+		ExecutorsExited:        s.executorsExited.Load(),
+		FrameworkMessages:      s.fwMsgs.Load(),
+		FrameworkMsgsDropped:   s.fwMsgsDropped.Load(),
+		FrameworkMsgsDuped:     s.fwMsgsDuped.Load(),
+		FrameworkMsgsDelayed:   s.fwMsgsDelayed.Load(),
+		FrameworkMsgsViaMaster: s.fwMsgsViaMaster.Load(),
+		AuthenticationsOK:      s.authOK.Load(),
+		AuthenticationsFailed:  s.authFailed.Load(),
 	}
 }
 
@@ -185,4 +190,3 @@ func (c *Cluster) serveState(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(st)
 }
-
