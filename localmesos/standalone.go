@@ -249,9 +249,9 @@ func (a *Agent) Stats() Stats { return a.c.Stats() }
 // directory it created itself.
 func (a *Agent) Close() error {
 	a.a.mu.Lock()
-	registered, id := a.a.registered && !a.a.lost, a.a.id
+	id, lost := a.a.id, a.a.lost
 	a.a.mu.Unlock()
-	if registered {
+	if id != "" && !lost { // as Mesos' Slave::shutdown: whenever it has an ID
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		err := a.a.proc.SendNow(ctx, &a.a.opts.master, &mesos.UnregisterSlaveMessage{SlaveId: &mesos.SlaveID{Value: proto.String(id)}})
 		cancel()
