@@ -213,7 +213,7 @@ func TestMasterRestartAgentReregisters(t *testing.T) {
 	assert.Equal(t, a.ID(), ts[0].AgentID)
 	require.Len(t, m2.Agents(), 1)
 	assert.Equal(t, a.ID(), m2.Agents()[0].ID)
-	assert.True(t, a.Registered())
+	require.Eventually(t, a.Registered, waitTimeout, time.Millisecond)
 }
 
 // An agent restarted on the same work directory re-registers under its
