@@ -3,8 +3,11 @@ package localmesos
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,10 +21,11 @@ import (
 	"github.com/mesosgot/mesosgot/internal/libprocess"
 )
 
-// Short health checks for tests: removal after 3 × 100 ms unanswered pings.
+// Short health checks for tests: removal after 5 × 200 ms unanswered pings
+// (long enough that a loaded machine does not miss them).
 const (
-	testPingTimeout = 100 * time.Millisecond
-	testMaxPings    = 3
+	testPingTimeout = 200 * time.Millisecond
+	testMaxPings    = 5
 	testBackoff     = 10 * time.Millisecond
 )
 
@@ -65,11 +69,28 @@ func waitRegistered(t *testing.T, a *Agent) {
 	require.NoError(t, a.WaitRegistered(ctx))
 }
 
+// freePort returns a port free now and below the kernel's ephemeral range,
+// so that no listener on port 0 or outgoing connection takes it before the
+// test binds it (again).
 func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				low = n
+			}
+		}
+	}
+	for i := 0; i < 100; i++ {
+		port := 10000 + rand.IntN(low-10000)
+		if ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			require.NoError(t, ln.Close())
+			return port
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }
 
 func agentByID(c *Cluster, id string) (AgentState, bool) {

@@ -75,7 +75,7 @@ func TestMasterAndAgentProcesses(t *testing.T) {
 
 	secret := filepath.Join(dir, "secret")
 	require.NoError(t, os.WriteFile(secret, []byte("s3cret\n"), 0o600))
-	m := proctest.Start(t, masterBin, "-port=0", "-agent_ping_timeout=100ms", "-max_agent_ping_timeouts=3", "-allocation_interval=100ms",
+	m := proctest.Start(t, masterBin, "-port=0", "-agent_ping_timeout=200ms", "-max_agent_ping_timeouts=5", "-allocation_interval=100ms",
 		"-cluster_secret_file="+secret)
 	addr := m.WaitLine(`listening on (\S+) \(pid`, wait)[1]
 
