@@ -133,13 +133,17 @@ func TestMasterAndAgentProcesses(t *testing.T) {
 	pidFile := filepath.Join(dir, "sleeper.pid")
 	launch(offerOn(id2), "sleeper", "echo $$ > "+pidFile+"; exec sleep 1000")
 	state("sleeper", mesos.TaskState_TASK_RUNNING)
+	stopped := time.Now()
 	a2.Signal(syscall.SIGSTOP)
 	st := state("sleeper", mesos.TaskState_TASK_LOST)
+	t.Logf("hung agent's task reported lost %v after SIGSTOP (5 pings x 200ms)", time.Since(stopped).Round(time.Millisecond))
 	assert.Equal(t, mesos.TaskStatus_REASON_SLAVE_REMOVED, st.GetReason())
 	assert.Equal(t, "health check timed out", st.GetMessage())
 	assert.Equal(t, id2, recv(t, r.lost, "agent lost", func(string) bool { return true }))
+	resumed := time.Now()
 	a2.Signal(syscall.SIGCONT)
 	st = state("sleeper", mesos.TaskState_TASK_RUNNING)
+	t.Logf("resumed agent's task reported running again %v after SIGCONT", time.Since(resumed).Round(time.Millisecond))
 	assert.Equal(t, "Unreachable agent re-reregistered", st.GetMessage())
 
 	// SIGTERM: the agent kills its executors, unregisters and exits 0.
