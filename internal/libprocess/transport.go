@@ -239,6 +239,7 @@ type StatusError struct {
 	Peer, Message, Status string
 }
 
+// Error describes the refusal.
 func (e *StatusError) Error() string {
 	return e.Peer + " answered " + e.Status + " to " + e.Message
 }
