@@ -393,3 +393,30 @@ func TestClusterSecret(t *testing.T) {
 		ExecutorId: &mesos.ExecutorID{Value: proto.String("e")}, Data: []byte("x")}))
 	assert.Len(t, m.Agents(), 1)
 }
+
+// An agent pointed at a new master (as after a leader election)
+// re-registers with it under its ID, with its task.
+func TestAgentSetMaster(t *testing.T) {
+	t.Parallel()
+	m1 := startTestMaster(t, 0)
+	m2 := startTestMaster(t, 0)
+	a := startTestAgent(t, AgentConfig{Master: m1.Addr()})
+	waitRegistered(t, a)
+	s := newTestSched()
+	d := startDriver(t, m1.c, s, nil)
+	recv(t, s.registered, "registration")
+	o := recv(t, s.offers, "offer")
+	_, err := d.LaunchTasks([]*mesos.OfferID{o.Id}, []*mesos.TaskInfo{newTask("t", o, testExecutorInfo("e"), "run")}, noRefuse())
+	require.NoError(t, err)
+	waitState(t, s, "t", mesos.TaskState_TASK_RUNNING)
+
+	require.Error(t, a.SetMaster("nonsense"))
+	require.NoError(t, a.SetMaster(m2.Addr()))
+	require.Eventually(t, func() bool {
+		ts := m2.Tasks()
+		return len(ts) == 1 && ts[0].State == mesos.TaskState_TASK_RUNNING && ts[0].AgentID == a.ID()
+	}, waitTimeout, 10*time.Millisecond, "the agent re-registers its task with the new master")
+	require.Eventually(t, a.Registered, waitTimeout, time.Millisecond)
+	require.Len(t, m2.Agents(), 1)
+	assert.Equal(t, a.ID(), m2.Agents()[0].ID)
+}
