@@ -332,6 +332,19 @@ func TestExecutorMessagesBypassMaster(t *testing.T) {
 	assert.Zero(t, c.Stats().FrameworkMsgsViaMaster)
 }
 
+func TestStartRefusesBadAddresses(t *testing.T) {
+	for _, ip := range []string{"0.0.0.0", "::1", "nonsense"} {
+		_, err := StartMaster(MasterConfig{IP: ip})
+		assert.Error(t, err, ip)
+		_, err = StartAgent(AgentConfig{Master: "127.0.0.1:5050", IP: ip})
+		assert.Error(t, err, ip)
+	}
+	for _, master := range []string{"", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:x", "no-such-host.invalid:5050"} {
+		_, err := StartAgent(AgentConfig{Master: master})
+		assert.Error(t, err, master)
+	}
+}
+
 func TestParseAttributes(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

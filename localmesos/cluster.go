@@ -202,6 +202,9 @@ func newCluster(cfg Config) (*Cluster, error) {
 	if ip == nil {
 		return nil, fmt.Errorf("localmesos: IP %q is not an IPv4 address", cfg.IP)
 	}
+	if ip.IsUnspecified() {
+		return nil, fmt.Errorf("localmesos: IP %s cannot be advertised to peers: give the address other hosts reach this one at", cfg.IP)
+	}
 	cfg.IP = ip.String()
 	res, err := ParseResources(cfg.Resources)
 	if err != nil {
