@@ -99,6 +99,10 @@ func newMaster(c *Cluster) (*master, error) {
 		authn:      map[string]string{},
 		sessions:   map[string]*authSession{},
 	}
+	// Handlers run as soon as the process listens (an agent may be
+	// retrying its registration already): they wait for the fields below.
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	routes := map[string]http.HandlerFunc{}
 	for _, p := range []string{"/state", "/state.json", "/master/state", "/master/state.json"} {
 		routes[p] = c.serveState
