@@ -143,7 +143,7 @@ func newAgent(c *Cluster, n int, opts agentOpts) (*agent, error) {
 			}
 		}
 		return nil
-	}, agentSecret(c.cfg.ClusterSecret))
+	}, agentSecret(c.cfg.ClusterSecret), libprocess.WithCheckFrom(!c.cfg.NoSenderCheck))
 	if err != nil {
 		return nil, err
 	}

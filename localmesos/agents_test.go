@@ -433,3 +433,27 @@ func TestAgentSetMaster(t *testing.T) {
 	require.Len(t, m2.Agents(), 1)
 	assert.Equal(t, a.ID(), m2.Agents()[0].ID)
 }
+
+// A message whose sender pid names another host than the connection comes
+// from is refused unless NoSenderCheck is set.
+func TestSenderCheck(t *testing.T) {
+	t.Parallel()
+	// Listening on 127.0.0.2, it connects to the master from 127.0.0.1.
+	impostor, err := libprocess.New("slave(9)", net.ParseIP("127.0.0.2").To4(), 0, nil, func(messenger.Messenger) error { return nil })
+	require.NoError(t, err)
+	t.Cleanup(impostor.Stop)
+	for _, noCheck := range []bool{false, true} {
+		m, err := StartMaster(MasterConfig{NoSenderCheck: noCheck})
+		require.NoError(t, err)
+		pid := m.c.master.pid
+		err = impostor.SendNow(t.Context(), &pid, &mesos.PongSlaveMessage{})
+		require.NoError(t, m.Close())
+		if noCheck {
+			assert.NoError(t, err)
+			continue
+		}
+		var se *libprocess.StatusError
+		require.ErrorAs(t, err, &se)
+		assert.Contains(t, se.Status, "403")
+	}
+}

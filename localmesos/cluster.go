@@ -84,6 +84,11 @@ type Config struct {
 	// --max_agent_ping_timeouts); default 5. An agent that hears no ping for
 	// AgentPingTimeout × MaxAgentPingTimeouts registers again.
 	MaxAgentPingTimeouts int
+	// NoSenderCheck accepts messages whose sender pid names another host
+	// than the one the connection comes from (peers behind NAT that
+	// advertise an address of their own). By default they are refused,
+	// with a log line, so that no host can send in another's name.
+	NoSenderCheck bool
 	// ClusterSecret is shared by the master and its agents: the messages
 	// only the master may send an agent (registration replies, pings, task
 	// launches and kills, framework shutdowns, acknowledgements) and those

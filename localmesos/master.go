@@ -139,7 +139,7 @@ func newMaster(c *Cluster) (*master, error) {
 			}
 		}
 		return nil
-	}, masterSecret(c.cfg.ClusterSecret))
+	}, masterSecret(c.cfg.ClusterSecret), libprocess.WithCheckFrom(!c.cfg.NoSenderCheck))
 	if err != nil {
 		return nil, err
 	}

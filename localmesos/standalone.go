@@ -39,6 +39,8 @@ type MasterConfig struct {
 	// ClusterSecret, when set, must be given to every agent (see
 	// Config.ClusterSecret).
 	ClusterSecret string
+	// NoSenderCheck is as in Config.
+	NoSenderCheck bool
 	// Logf, when set, receives one line per agent or framework registered or
 	// removed and per task state change.
 	Logf func(format string, args ...any)
@@ -62,6 +64,7 @@ func StartMaster(cfg MasterConfig) (*Master, error) {
 		AllocationInterval:   cfg.AllocationInterval,
 		LinkCheckInterval:    cfg.LinkCheckInterval,
 		ClusterSecret:        cfg.ClusterSecret,
+		NoSenderCheck:        cfg.NoSenderCheck,
 		Logf:                 cfg.Logf,
 	})
 	if err != nil {
@@ -136,6 +139,8 @@ type AgentConfig struct {
 	// ClusterSecret is the master's cluster secret, if it has one (see
 	// Config.ClusterSecret).
 	ClusterSecret string
+	// NoSenderCheck is as in Config.
+	NoSenderCheck bool
 	// Logf, when set, receives one line per registration, task state change
 	// and executor exit.
 	Logf func(format string, args ...any)
@@ -169,6 +174,7 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 		StatusUpdateRetry:           cfg.StatusUpdateRetry,
 		RegistrationBackoffFactor:   cfg.RegistrationBackoffFactor,
 		ClusterSecret:               cfg.ClusterSecret,
+		NoSenderCheck:               cfg.NoSenderCheck,
 		Logf:                        cfg.Logf,
 	})
 	if err != nil {

@@ -53,6 +53,13 @@ func WithSecret(secret string, send, require []string) Option {
 	return func(t *Transport) { t.SetSecret(secret, send, require) }
 }
 
+// WithCheckFrom sets whether messages whose sender pid names another host
+// than the connection's source are refused (Transport.SetCheckFrom;
+// default true).
+func WithCheckFrom(on bool) Option {
+	return func(t *Transport) { t.SetCheckFrom(on) }
+}
+
 // New starts process id on ip:port (0 = any free port) with the
 // handlers that install puts on its messenger; routes adds plain HTTP
 // endpoints (such as the master's /state).
