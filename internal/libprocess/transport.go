@@ -267,6 +267,16 @@ func (t *Transport) serveMessage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// secretFor returns the secret to send with a message named name, or "".
+func (t *Transport) secretFor(name string) string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.secretOut[name] {
+		return t.pol.secret
+	}
+	return ""
+}
+
 func (t *Transport) isInstalled(name string) bool {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
