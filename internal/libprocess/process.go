@@ -25,8 +25,9 @@ const MaxQueuedPerDestination = 10000
 
 // Process is one libprocess process (a Mesos master or agent): a mesos-go
 // messenger (handler registry, decoding, dispatch) over a Transport, with
-// one bounded send queue per destination so that a peer that stopped
-// answering only delays, and then loses, its own messages.
+// one bounded send queue and one pipelined connection (PipeConn) per
+// destination, so that a peer that stopped answering only delays, and then
+// loses, its own messages.
 type Process struct {
 	msgr *messenger.MesosMessenger
 	tr   *Transport
