@@ -10,9 +10,17 @@ import (
 // The seed's fields come first; the rest are additions with defaults that
 // DefaultSchedulerConfig fills in.
 type GoTaskSchedConfig struct {
-	//Binding address for artifact server
+	// Address is the IP (or host name) the scheduler's driver and artifact
+	// server bind to, and advertise unless AdvertiseIP is set. Empty (the
+	// default) means LIBPROCESS_IP if set, else the IP of the local
+	// interface that routes to the master (127.0.0.1 for a master on this
+	// host or Master "local"), so that agents on other hosts can reach the
+	// scheduler. "0.0.0.0" binds every interface and advertises that
+	// routing IP.
 	Address string
-	//Binding port for artifact server; 0 picks a free port
+	// ArtifactPort is the port of the HTTP server that ships the executor
+	// binary to agents (on the bind IP; its URL uses the advertised IP);
+	// 0 picks a free port. Fix it to open a firewall for it.
 	ArtifactPort int
 	//Authentication provider
 	AuthProvider string
@@ -28,6 +36,24 @@ type GoTaskSchedConfig struct {
 	// TaskRefuseSeconds is the refuse_seconds filter of offers declined
 	// because the round could not hold the whole job.
 	TaskRefuseSeconds float64
+
+	// AdvertiseIP is the IP put in the driver's address and the artifact
+	// URL, for a scheduler behind NAT; empty means LIBPROCESS_ADVERTISE_IP
+	// if set, else the bind IP (see Address). When it is set, the bind IP
+	// defaults to 0.0.0.0.
+	AdvertiseIP string
+	// DriverPort is the port the scheduler driver listens on (libprocess
+	// messages from the master and agents arrive there); 0 means
+	// LIBPROCESS_PORT if set, else a free port. mesos-go's driver advertises
+	// the port it listens on, so LIBPROCESS_ADVERTISE_PORT, if set, must
+	// equal it.
+	DriverPort int
+	// User is the framework's user: the OS user the agents run executors
+	// as (when an agent runs as root with --switch_user, Mesos' default),
+	// so it must exist on every agent. When set it takes precedence over
+	// the userName given to NewGoTaskScheduler; when both are empty the
+	// mesos-go driver fills in the OS user running the scheduler.
+	User string
 
 	// FrameworkName is the Mesos framework name; default "mesosgot".
 	FrameworkName string
@@ -46,7 +72,7 @@ type GoTaskSchedConfig struct {
 // DefaultSchedulerConfig returns the defaults, with no flag read.
 func DefaultSchedulerConfig() *GoTaskSchedConfig {
 	return &GoTaskSchedConfig{
-		Address:           "127.0.0.1",
+		Address:           "",
 		ArtifactPort:      0,
 		AuthProvider:      "SASL",
 		Master:            "127.0.0.1:5050",
@@ -64,11 +90,15 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 // mesos-go's example scheduler: -master, -address, -artifactPort,
 // -executor, -mesos_authentication_provider,
 // -mesos_authentication_principal, -mesos_authentication_secret_file, plus
-// -task_refuse_seconds.
+// -advertise_ip, -driver_port, -user, -task_refuse_seconds and
+// -registration_timeout.
 func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	c := DefaultSchedulerConfig()
-	fs.StringVar(&c.Address, "address", c.Address, "Binding address for artifact server")
-	fs.IntVar(&c.ArtifactPort, "artifactPort", c.ArtifactPort, "Binding port for artifact server (0: any free port)")
+	fs.StringVar(&c.Address, "address", c.Address, "IP or host name the scheduler driver and the artifact server bind to and advertise (default: $LIBPROCESS_IP, else the IP of the interface that routes to the master; 0.0.0.0 binds all interfaces)")
+	fs.StringVar(&c.AdvertiseIP, "advertise_ip", c.AdvertiseIP, "IP advertised to the master and agents instead of the bind IP, e.g. behind NAT (default: $LIBPROCESS_ADVERTISE_IP)")
+	fs.IntVar(&c.DriverPort, "driver_port", c.DriverPort, "Port the scheduler driver listens on (default: $LIBPROCESS_PORT, else any free port)")
+	fs.IntVar(&c.ArtifactPort, "artifactPort", c.ArtifactPort, "Port of the artifact server that ships the executor binary to agents (0: any free port)")
+	fs.StringVar(&c.User, "user", c.User, "User the agents run the executor as; must exist on every agent (default: the OS user running the scheduler)")
 	fs.StringVar(&c.AuthProvider, "mesos_authentication_provider", c.AuthProvider, "Authentication provider to use, default is SASL that supports mechanisms: [CRAM-MD5]")
 	fs.StringVar(&c.Master, "master", c.Master, "Master address <ip:port>, zk://host:port/mesos, or local[:N] for an embedded local cluster of N agents")
 	fs.StringVar(&c.ExecutorPath, "executor", c.ExecutorPath, "Path to app executor binary")

@@ -31,11 +31,15 @@ func (schd *GoTaskScheduler) prepareMaster() error {
 	if err != nil {
 		return err
 	}
+	ip := schd.drvConf.BindingAddress
+	if ip.IsUnspecified() {
+		ip = schd.drvConf.PublishedAddress
+	}
 	res := localAgentResources(schd.app.TasksResourceInfo(), schd.conf.ExecutorResources, agents)
 	c, err := localmesos.Start(localmesos.Config{
 		Agents:    agents,
 		Resources: res,
-		IP:        schd.drvConf.BindingAddress.String(),
+		IP:        ip.String(),
 		Logf: func(format string, args ...any) {
 			log.Infof("localmesos: "+format, args...)
 		},

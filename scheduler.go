@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -91,12 +90,21 @@ func NewGoTaskScheduler(userName string, conf *GoTaskSchedConfig, aps AppTaskSch
 // SpawnTask asks for count tasks named name-0 .. name-(count-1) in the
 // cluster, each with the resources res ("cpus", "mem", ...). Call it before
 // the driver starts.
+//
+// Each task's name is also its Mesos TaskID, so the names must pass Mesos'
+// task ID validation: name-(count-1) at most 255 bytes, and name not empty
+// and free of control characters, '/' and '\'. A name that does not is
+// logged here, and the job does not start: Err (after DriverConfig) and Run
+// return an error saying why.
 func (sched *GoTaskScheduler) SpawnTask(name string, count int, res map[string]float64) {
+	noteSpawnError([]*AppTaskResourceInfo{{Name: name, Count: count}})
 	sched.app.SpawnTask(name, count, res)
 }
 
-// SpawnTasks asks for a set of tasks, with their Args and Env.
+// SpawnTasks asks for a set of tasks, with their Args and Env. Names are
+// checked as SpawnTask checks them.
 func (sched *GoTaskScheduler) SpawnTasks(tasks []*AppTaskResourceInfo) {
+	noteSpawnError(tasks)
 	sched.app.SpawnTasks(tasks)
 }
 
@@ -130,26 +138,37 @@ func (schd *GoTaskScheduler) DriverConfig() (drvConfig sched.DriverConfig) {
 // prepare builds the driver config and starts the artifact server.
 func (schd *GoTaskScheduler) prepare() error {
 	c := schd.conf
+	if err := validateTasks(schd.app.TasksResourceInfo()); err != nil {
+		return err
+	}
+	user := schd.user
+	if c.User != "" {
+		user = c.User
+	}
 	fw := &mesos.FrameworkInfo{
-		User: proto.String(schd.user),
+		User: proto.String(user),
 		Name: proto.String(c.FrameworkName),
 	}
 	if c.FailoverTimeout > 0 {
 		fw.FailoverTimeout = proto.Float64(c.FailoverTimeout.Seconds())
 	}
-	bindIP := net.ParseIP(c.Address)
-	if bindIP == nil {
-		addrs, err := net.LookupIP(c.Address)
-		if err != nil || len(addrs) == 0 {
-			return fmt.Errorf("mesosgot: cannot resolve -address %q: %v", c.Address, err)
-		}
-		bindIP = addrs[0]
+	addrs, err := systemAddresses(c)
+	if err != nil {
+		return err
 	}
+	bindIP := addrs.BindIP
+	log.Infof("mesosgot: scheduler binds %s, advertises %s (%s), driver on %s", bindIP, addrs.AdvertiseIP, addrs.Why, portString(addrs.DriverPort))
 	schd.drvConf = sched.DriverConfig{
-		Scheduler:      schd,
-		Framework:      fw,
-		Master:         c.Master,
-		BindingAddress: bindIP,
+		Scheduler:        schd,
+		Framework:        fw,
+		Master:           c.Master,
+		BindingAddress:   bindIP,
+		BindingPort:      addrs.DriverPort,
+		PublishedAddress: addrs.AdvertiseIP,
+	}
+	if bindIP.IsUnspecified() {
+		// mesos-go would otherwise resolve the host name for its UPID.
+		schd.drvConf.HostnameOverride = addrs.AdvertiseIP.String()
 	}
 	if c.MesosAuthPrincipal != "" {
 		fw.Principal = proto.String(c.MesosAuthPrincipal)
@@ -172,7 +191,7 @@ func (schd *GoTaskScheduler) prepare() error {
 	if err := schd.prepareMaster(); err != nil {
 		return err
 	}
-	return schd.prepareArtifacts(bindIP)
+	return schd.prepareArtifacts(bindIP, addrs.AdvertiseIP)
 }
 
 // Registered is the mesos-go callback for a successful registration.
