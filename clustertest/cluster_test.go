@@ -8,6 +8,8 @@
 package clustertest
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,7 +83,15 @@ type buildError struct {
 
 func (e *buildError) Error() string { return "go build " + e.pkg + ": " + e.err.Error() + "\n" + e.out }
 
+// helperEnv makes the test binary a helper process on a host:
+// "dial-until:<addr>" connects to addr every 50ms until it succeeds (exit
+// 0) or a minute has passed (exit 1).
+const helperEnv = "CLUSTERTEST_HELPER"
+
 func TestMain(m *testing.M) {
+	if h := os.Getenv(helperEnv); h != "" {
+		os.Exit(helper(h))
+	}
 	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
@@ -120,3 +130,24 @@ func glogTail(dir string, n int) string {
 
 // since formats a duration for the logged figures.
 func since(t0 time.Time) string { return time.Since(t0).Round(time.Millisecond).String() }
+
+func helper(mode string) int {
+	addr, ok := strings.CutPrefix(mode, "dial-until:")
+	if !ok {
+		fmt.Println("unknown helper mode", mode)
+		return 1
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		c, err := net.DialTimeout("tcp4", addr, time.Second)
+		if err == nil {
+			_ = c.Close()
+			return 0
+		}
+		if time.Now().After(deadline) {
+			fmt.Println("still not listening:", err)
+			return 1
+		}
+		time.Sleep(50 * time.Millisecond) // polling a remote port, with a deadline
+	}
+}

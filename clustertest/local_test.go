@@ -11,7 +11,7 @@ import (
 	"github.com/mesosgot/mesosgot/internal/netns"
 )
 
-// TestTwoHostsMesosLocal runs pingpong with the scheduler on one host and
+// TestTwoHostsMesosLocal runs pingpong and the elevator with the scheduler on one host and
 // cmd/mesos-local (master and agents in one process) on another: the
 // scheduler, given only -master and -executor, must advertise its own
 // host's address for the master to reply and the agents to fetch the
@@ -40,6 +40,17 @@ func TestTwoHostsMesosLocal(t *testing.T) {
 	assert.Contains(t, out, "20000 pongs received in order, 0 errors")
 	assert.Contains(t, ml.Output(), "registered from scheduler(1)@"+sched.IP.String()+":", "the scheduler advertised its own host's address")
 	t.Logf("figure: pingpong 4x5000 over two hosts (mesos-local): job %s", took)
+
+	t0 = time.Now()
+	p, err = sched.Start([]string{"TMPDIR=" + schedTmp}, bin+"/elevator-scheduler",
+		"-master="+master.IP.String()+":5050", "-executor="+bin+"/elevator-executor", "-requests", "200")
+	require.NoError(t, err)
+	err = p.Wait(3 * time.Minute)
+	took = since(t0)
+	require.NoError(t, err, "scheduler:\n%s\nmesos-local:\n%s", tail(p.Output(), 20), tail(ml.Output(), 30))
+	assert.Contains(t, p.Output(), "200/200 requests served")
+	assert.Contains(t, p.Output(), "0 anomalies")
+	t.Logf("figure: elevator 200 requests over two hosts (mesos-local): job %s", took)
 
 	// The control: advertising loopback (the old default) cannot work
 	// across hosts, and says so within the registration timeout.
