@@ -277,3 +277,20 @@ func portString(p uint16) string {
 	}
 	return "port " + strconv.Itoa(int(p))
 }
+
+// executorAddresses chooses the executor driver's addresses as a
+// libprocess executor does: LIBPROCESS_IP (which a Mesos agent passes its
+// executors), LIBPROCESS_PORT and LIBPROCESS_ADVERTISE_IP, else the IP of
+// the interface that routes to the agent (MESOS_SLAVE_PID). ok is false
+// outside an agent (no MESOS_SLAVE_PID): the driver's defaults apply.
+func executorAddresses(getenv func(string) string, resolve func(string) ([]net.IP, error), route func(net.IP) (net.IP, error)) (p addrPlan, ok bool, err error) {
+	agent := getenv("MESOS_SLAVE_PID")
+	if agent == "" {
+		return addrPlan{}, false, nil
+	}
+	p, err = chooseAddresses(addrInput{Master: agent, Getenv: getenv, Resolve: resolve, Route: route})
+	if err != nil {
+		return addrPlan{}, false, fmt.Errorf("mesosgot: executor address (agent %s): %w", agent, err)
+	}
+	return p, true, nil
+}

@@ -236,3 +236,43 @@ func TestSystemAddressesFileMaster(t *testing.T) {
 	_, err = systemAddresses(c)
 	assert.ErrorContains(t, err, "reading -master=file://")
 }
+
+func TestExecutorAddresses(t *testing.T) {
+	f := &fakeNet{routes: map[string]string{"10.1.0.5": "10.1.0.5"}}
+	tests := []struct {
+		name      string
+		env       map[string]string
+		ok        bool
+		bind, adv string
+		errLike   string
+	}{
+		{name: "not under an agent", env: map[string]string{}},
+		{name: "the interface that routes to the agent",
+			env: map[string]string{"MESOS_SLAVE_PID": "slave(1)@10.1.0.5:5051", "LIBPROCESS_PORT": "0"},
+			ok:  true, bind: "10.1.0.5", adv: "10.1.0.5"},
+		{name: "an agent on loopback",
+			env: map[string]string{"MESOS_SLAVE_PID": "slave(1)@127.0.0.1:5051"},
+			ok:  true, bind: "127.0.0.1", adv: "127.0.0.1"},
+		{name: "LIBPROCESS_IP from the agent",
+			env: map[string]string{"MESOS_SLAVE_PID": "slave(1)@10.1.0.5:5051", "LIBPROCESS_IP": "10.1.0.6"},
+			ok:  true, bind: "10.1.0.6", adv: "10.1.0.6"},
+		{name: "bad LIBPROCESS_IP",
+			env:     map[string]string{"MESOS_SLAVE_PID": "slave(1)@10.1.0.5:5051", "LIBPROCESS_IP": "nowhere"},
+			errLike: "executor address (agent slave(1)@10.1.0.5:5051)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, ok, err := executorAddresses(func(k string) string { return tc.env[k] }, f.resolve, f.route)
+			if tc.errLike != "" {
+				assert.ErrorContains(t, err, tc.errLike)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.ok, ok)
+			if ok {
+				assert.Equal(t, tc.bind, p.BindIP.String())
+				assert.Equal(t, tc.adv, p.AdvertiseIP.String())
+			}
+		})
+	}
+}
