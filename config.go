@@ -27,7 +27,9 @@ type GoTaskSchedConfig struct {
 	//Master address, default 127.0.0.1:5050; "local" or "local:N" runs an
 	//embedded local cluster (N agents) in the scheduler process
 	Master string
-	//Path to app framework executor
+	// ExecutorPath is the app executor binary: a local path, served to the
+	// agents by the artifact server, or a URL (http, https, hdfs, s3) they
+	// fetch it from.
 	ExecutorPath string
 	//Mesos authentication principal
 	MesosAuthPrincipal string
@@ -101,7 +103,7 @@ func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	fs.StringVar(&c.User, "user", c.User, "User the agents run the executor as; must exist on every agent (default: the OS user running the scheduler)")
 	fs.StringVar(&c.AuthProvider, "mesos_authentication_provider", c.AuthProvider, "Authentication provider to use, default is SASL that supports mechanisms: [CRAM-MD5]")
 	fs.StringVar(&c.Master, "master", c.Master, "Master address <ip:port>, zk://host:port/mesos, or local[:N] for an embedded local cluster of N agents")
-	fs.StringVar(&c.ExecutorPath, "executor", c.ExecutorPath, "Path to app executor binary")
+	fs.StringVar(&c.ExecutorPath, "executor", c.ExecutorPath, "Path to the app executor binary, which the scheduler serves to the agents, or an http(s)://, hdfs:// or s3:// URL they fetch it from")
 	fs.StringVar(&c.MesosAuthPrincipal, "mesos_authentication_principal", c.MesosAuthPrincipal, "Mesos authentication principal.")
 	fs.StringVar(&c.MesosAuthSecretFile, "mesos_authentication_secret_file", c.MesosAuthSecretFile, "Mesos authentication secret file.")
 	fs.Float64Var(&c.TaskRefuseSeconds, "task_refuse_seconds", c.TaskRefuseSeconds, "Seconds to refuse offers declined because they could not hold the whole job")

@@ -68,6 +68,20 @@ func Available() error {
 	if out, err := exec.Command("ip", "netns", "list").CombinedOutput(); err != nil {
 		return fmt.Errorf("ip netns list: %v: %s", err, bytes.TrimSpace(out))
 	}
+	// Try what New does, in a namespace of our own: a container may lack
+	// the privileges, or the kernel the veth or bridge drivers.
+	probe := Prefix + strconv.Itoa(os.Getpid()) + "-probe"
+	defer func() { _ = deleteNS(probe) }()
+	for _, args := range [][]string{
+		{"netns", "add", probe},
+		{"-n", probe, "link", "add", "br0", "type", "bridge"},
+		{"-n", probe, "link", "add", "v0", "type", "veth", "peer", "name", "v1"},
+		{"-n", probe, "link", "set", "v0", "master", "br0", "up"},
+	} {
+		if err := run("ip", args...); err != nil {
+			return fmt.Errorf("cannot make network namespaces here: %w", err)
+		}
+	}
 	return nil
 }
 
