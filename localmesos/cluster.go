@@ -309,10 +309,10 @@ func (c *Cluster) Close() error {
 
 	var errs []error
 	if c.master != nil {
-		c.master.proc.stop()
+		c.master.proc.Stop()
 	}
 	for _, a := range c.agents {
-		a.proc.stop()
+		a.proc.Stop()
 	}
 	c.wg.Wait()
 	if c.ownWorkDir {

@@ -22,6 +22,8 @@ import (
 	"github.com/mesos/mesos-go/api/v0/messenger"
 	sched "github.com/mesos/mesos-go/api/v0/scheduler"
 	"github.com/mesos/mesos-go/api/v0/upid"
+
+	"github.com/mesosgot/mesosgot/internal/libprocess"
 	"github.com/stretchr/testify/require"
 )
 
@@ -140,7 +142,7 @@ func startDriver(t *testing.T, c *Cluster, s *testSched, cred *mesos.Credential)
 		BindingAddress: net.ParseIP("127.0.0.1"),
 		NewMessenger: func() (messenger.Messenger, error) {
 			ip := net.ParseIP("127.0.0.1").To4()
-			return messenger.New(newHTTPTransport(upid.UPID{ID: process.New("scheduler").Label(), Host: ip.String(), Port: "0"}, ip)), nil
+			return messenger.New(libprocess.NewTransport(upid.UPID{ID: process.New("scheduler").Label(), Host: ip.String(), Port: "0"}, ip)), nil
 		},
 	}
 	if cred != nil {

@@ -1,4 +1,7 @@
-package localmesos
+// Package libprocess is the project's libprocess HTTP transport: the Mesos v0
+// wire protocol (one HTTP POST per message, answered 202 Accepted) under
+// mesos-go's messenger. localmesos' master and agents run on it.
+package libprocess
 
 import (
 	"bytes"
@@ -20,13 +23,13 @@ import (
 	"github.com/mesos/mesos-go/api/v0/upid"
 )
 
-// libprocess is one libprocess process of the cluster (the master or an
-// agent): a mesos-go messenger (handler registry, decoding, dispatch) over
-// an httpTransport, with one send queue per destination so that a peer that
+// Process is one libprocess process (a Mesos master or agent): a mesos-go
+// messenger (handler registry, decoding, dispatch) over
+// a Transport, with one send queue per destination so that a peer that
 // stopped answering only delays its own messages.
-type libprocess struct {
+type Process struct {
 	msgr *messenger.MesosMessenger
-	tr   *httpTransport
+	tr   *Transport
 	pid  upid.UPID
 
 	mu     sync.Mutex
@@ -40,33 +43,39 @@ type sendQueue struct {
 	msgs []*messenger.Message
 }
 
-// newLibprocess starts process id on ip:port (0 = any free port) with the
+// New starts process id on ip:port (0 = any free port) with the
 // handlers that install puts on its messenger; routes adds plain HTTP
 // endpoints (such as the master's /state).
-func newLibprocess(id string, ip net.IP, port int, routes map[string]http.HandlerFunc, install func(messenger.Messenger) error) (*libprocess, error) {
-	tr := newHTTPTransport(upid.UPID{ID: id, Host: ip.String(), Port: strconv.Itoa(port)}, ip)
+func New(id string, ip net.IP, port int, routes map[string]http.HandlerFunc, install func(messenger.Messenger) error) (*Process, error) {
+	tr := NewTransport(upid.UPID{ID: id, Host: ip.String(), Port: strconv.Itoa(port)}, ip)
 	for path, h := range routes {
 		tr.mux.HandleFunc(path, h)
 	}
-	p := &libprocess{msgr: messenger.New(tr), tr: tr, queues: map[string]*sendQueue{}}
+	p := &Process{msgr: messenger.New(tr), tr: tr, queues: map[string]*sendQueue{}}
 	if err := install(p.msgr); err != nil {
-		return nil, fmt.Errorf("localmesos: %s: install handlers: %w", id, err)
+		return nil, fmt.Errorf("libprocess: %s: install handlers: %w", id, err)
 	}
 	if err := p.msgr.Start(); err != nil {
-		return nil, fmt.Errorf("localmesos: %s: start messenger: %w", id, err)
+		return nil, fmt.Errorf("libprocess: %s: start messenger: %w", id, err)
 	}
 	p.pid = p.msgr.UPID()
 	return p, nil
 }
 
-// send queues msg for to; messages to one destination leave in order.
-func (p *libprocess) send(to *upid.UPID, msg proto.Message) {
+// PID returns the process' own pid (its port resolved once started).
+func (p *Process) PID() upid.UPID { return p.pid }
+
+// Messenger returns the mesos-go messenger the process runs on.
+func (p *Process) Messenger() messenger.Messenger { return p.msgr }
+
+// Send queues msg for to; messages to one destination leave in order.
+func (p *Process) Send(to *upid.UPID, msg proto.Message) {
 	if to == nil {
 		return
 	}
 	b, err := proto.Marshal(msg)
 	if err != nil {
-		log.Errorf("localmesos: %s: marshal %T: %v", p.pid, msg, err)
+		log.Errorf("libprocess: %s: marshal %T: %v", p.pid, msg, err)
 		return
 	}
 	dst := *to
@@ -87,7 +96,7 @@ func (p *libprocess) send(to *upid.UPID, msg proto.Message) {
 	q.msgs = append(q.msgs, m)
 }
 
-func (p *libprocess) drain(q *sendQueue) {
+func (p *Process) drain(q *sendQueue) {
 	defer p.wg.Done()
 	for {
 		p.mu.Lock()
@@ -100,13 +109,13 @@ func (p *libprocess) drain(q *sendQueue) {
 		q.msgs = q.msgs[1:]
 		p.mu.Unlock()
 		if err := p.tr.Send(context.Background(), m); err != nil {
-			log.V(1).Infof("localmesos: %s: send %s to %s: %v", p.pid, m.Name, m.UPID, err)
+			log.V(1).Infof("libprocess: %s: send %s to %s: %v", p.pid, m.Name, m.UPID, err)
 		}
 	}
 }
 
-// stop drops unsent messages, stops the messenger and waits for the senders.
-func (p *libprocess) stop() {
+// Stop drops unsent messages, stops the messenger and waits for the senders.
+func (p *Process) Stop() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
@@ -114,7 +123,7 @@ func (p *libprocess) stop() {
 	p.wg.Wait()
 }
 
-// httpTransport implements mesos-go's messenger.Transporter: libprocess
+// Transport implements mesos-go's messenger.Transporter: libprocess
 // messages are HTTP POSTs to /<process id>/<message name> with the sender's
 // pid in Libprocess-From (or, from old peers, User-Agent: libprocess/<pid>),
 // answered 202 Accepted.
@@ -125,7 +134,7 @@ func (p *libprocess) stop() {
 // panics when a request arrives during Stop, and its request cancellation
 // (http.Transport.CancelRequest) no longer works, so a send to a stopped
 // peer's kept-alive connection blocks for the 10 s timeout.
-type httpTransport struct {
+type Transport struct {
 	ip     net.IP
 	mux    *http.ServeMux
 	client *http.Client
@@ -142,8 +151,10 @@ type httpTransport struct {
 	stopped   bool
 }
 
-func newHTTPTransport(pid upid.UPID, ip net.IP) *httpTransport {
-	t := &httpTransport{
+// NewTransport returns a stopped transport for process pid that listens on
+// ip (pid.Port "0" picks a free port when started).
+func NewTransport(pid upid.UPID, ip net.IP) *Transport {
+	t := &Transport{
 		ip:  ip,
 		mux: http.NewServeMux(),
 		client: &http.Client{Transport: &http.Transport{
@@ -163,21 +174,21 @@ func newHTTPTransport(pid upid.UPID, ip net.IP) *httpTransport {
 }
 
 // Install implements messenger.Transporter.
-func (t *httpTransport) Install(name string) {
+func (t *Transport) Install(name string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.installed[name] = true
 }
 
 // UPID implements messenger.Transporter.
-func (t *httpTransport) UPID() upid.UPID {
+func (t *Transport) UPID() upid.UPID {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.pid
 }
 
 // Start implements messenger.Transporter.
-func (t *httpTransport) Start() (upid.UPID, <-chan error) {
+func (t *Transport) Start() (upid.UPID, <-chan error) {
 	errc := make(chan error, 1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -202,7 +213,7 @@ func (t *httpTransport) Start() (upid.UPID, <-chan error) {
 }
 
 // Stop implements messenger.Transporter.
-func (t *httpTransport) Stop(bool) error {
+func (t *Transport) Stop(bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stopped {
@@ -221,19 +232,19 @@ func (t *httpTransport) Stop(bool) error {
 // Recv implements messenger.Transporter. Once stopped it returns inert
 // messages (bound to no handler) until the messenger's receive loop notices
 // the stop: any error would make that loop panic.
-func (t *httpTransport) Recv() (*messenger.Message, error) {
+func (t *Transport) Recv() (*messenger.Message, error) {
 	select {
 	case m := <-t.in:
 		return m, nil
 	case <-t.quit:
 		time.Sleep(time.Millisecond)
 		self := t.UPID()
-		return &messenger.Message{UPID: &self, Name: "localmesos.stopped"}, nil
+		return &messenger.Message{UPID: &self, Name: "libprocess.stopped"}, nil
 	}
 }
 
 // Send implements messenger.Transporter: one libprocess POST.
-func (t *httpTransport) Send(ctx context.Context, m *messenger.Message) error {
+func (t *Transport) Send(ctx context.Context, m *messenger.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	stop := context.AfterFunc(t.ctx, cancel)
@@ -259,7 +270,7 @@ func (t *httpTransport) Send(ctx context.Context, m *messenger.Message) error {
 }
 
 // serveMessage receives one libprocess message.
-func (t *httpTransport) serveMessage(w http.ResponseWriter, r *http.Request) {
+func (t *Transport) serveMessage(w http.ResponseWriter, r *http.Request) {
 	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)
 	t.mu.RLock()
 	ok := len(parts) == 2 && parts[0] == t.pid.ID && t.installed[parts[1]]

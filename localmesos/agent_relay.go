@@ -1,0 +1,87 @@
+package localmesos
+
+import (
+	"github.com/gogo/protobuf/proto"
+	log "github.com/golang/glog"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+	"github.com/mesos/mesos-go/api/v0/upid"
+)
+
+// frameworkToExecutor delivers a scheduler's message (sent here directly or
+// through the master) to the executor.
+func (a *agent) frameworkToExecutor(from *upid.UPID, msg *mesos.FrameworkToExecutorMessage) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.lost {
+		return
+	}
+	fm := FrameworkMessage{
+		FrameworkID: msg.GetFrameworkId().GetValue(),
+		ExecutorID:  msg.GetExecutorId().GetValue(),
+		AgentID:     a.id,
+		ToExecutor:  true,
+		Data:        msg.GetData(),
+	}
+	var ex *executor
+	if fw := a.frameworks[fm.FrameworkID]; fw != nil {
+		ex = fw.executors[fm.ExecutorID]
+	}
+	if ex == nil || ex.state != execRegistered || ex.command {
+		log.Warningf("localmesos: agent %s: dropping framework message for executor %q of framework %q: not registered",
+			a.id, fm.ExecutorID, fm.FrameworkID)
+		a.c.stats.fwMsgsDropped.Add(1)
+		return
+	}
+	a.carry(fm, ex.pid, msg)
+}
+
+// carry delivers a framework message through the fault hooks.
+func (a *agent) carry(fm FrameworkMessage, to *upid.UPID, msg proto.Message) {
+	copies, delay := a.c.cfg.Faults.decide(fm)
+	st := &a.c.stats
+	if copies == 0 {
+		st.fwMsgsDropped.Add(1)
+		return
+	}
+	st.fwMsgs.Add(1)
+	if copies > 1 {
+		st.fwMsgsDuped.Add(1)
+	}
+	deliver := func() {
+		for i := 0; i < copies; i++ {
+			a.send(to, msg)
+		}
+	}
+	if delay > 0 {
+		st.fwMsgsDelayed.Add(1)
+		a.c.after(delay, func() {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			deliver()
+		})
+		return
+	}
+	deliver()
+}
+
+func (a *agent) executorToFramework(from *upid.UPID, msg *mesos.ExecutorToFrameworkMessage) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.lost {
+		return
+	}
+	fm := FrameworkMessage{
+		FrameworkID: msg.GetFrameworkId().GetValue(),
+		ExecutorID:  msg.GetExecutorId().GetValue(),
+		AgentID:     a.id,
+		Data:        msg.GetData(),
+	}
+	fw, ex := a.lookupExecutor(fm.FrameworkID, fm.ExecutorID)
+	if ex == nil || fw.shuttingDown || !ex.pid.Equal(from) {
+		a.c.stats.fwMsgsDropped.Add(1)
+		return
+	}
+	out := proto.Clone(msg).(*mesos.ExecutorToFrameworkMessage)
+	out.SlaveId = a.slaveID()
+	a.carry(fm, &a.c.master.pid, out)
+}

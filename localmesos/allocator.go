@@ -1,0 +1,171 @@
+package localmesos
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	log "github.com/golang/glog"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+
+	"github.com/gogo/protobuf/proto"
+	"github.com/mesos/mesos-go/api/v0/upid"
+)
+
+// usedOn returns the resources of agentID held by offers, live tasks and
+// live executors.
+func (m *master) usedOn(agentID string) resSet {
+	used := newResSet()
+	for _, o := range m.offers {
+		if o.agentID == agentID {
+			used = used.plus(o.res)
+		}
+	}
+	for _, fw := range m.frameworks {
+		for _, t := range fw.tasks {
+			if t.agentID == agentID && !isTerminal(t.state) {
+				used = used.plus(t.res)
+			}
+		}
+		for _, e := range fw.executors[agentID] {
+			used = used.plus(fromProto(e.GetResources()))
+		}
+	}
+	return used
+}
+
+func (fw *framework) filtered(agentID string, res resSet, now time.Time) bool {
+	kept := fw.filters[:0]
+	hit := false
+	for _, f := range fw.filters {
+		if now.After(f.until) {
+			continue
+		}
+		kept = append(kept, f)
+		if f.agentID == agentID && f.res.contains(res) {
+			hit = true
+		}
+	}
+	fw.filters = kept
+	return hit
+}
+
+// allocate offers every agent's free resources to one active framework
+// each, round-robin. Called with m.mu held.
+func (m *master) allocate() {
+	if m.c.isClosing() {
+		return
+	}
+	var fws []*framework
+	for _, fw := range m.frameworks {
+		if fw.active && fw.connected && !fw.removed {
+			fws = append(fws, fw)
+		}
+	}
+	if len(fws) == 0 {
+		return
+	}
+	sort.Slice(fws, func(i, j int) bool { return fws[i].id < fws[j].id })
+	now := time.Now()
+	batch := map[*framework]*mesos.ResourceOffersMessage{}
+	for _, agentID := range m.agentOrder {
+		a := m.agents[agentID]
+		if a.lost {
+			continue
+		}
+		free := a.total.minus(m.usedOn(agentID))
+		if free.empty() {
+			continue
+		}
+		for i := range fws {
+			fw := fws[(m.rr+i)%len(fws)]
+			if fw.filtered(agentID, free, now) {
+				continue
+			}
+			m.rr++
+			o := &offer{id: fmt.Sprintf("%s-O%d", m.c.runID, m.nextOffer), fwID: fw.id, agentID: agentID, res: free}
+			m.nextOffer++
+			m.offers[o.id] = o
+			var execIDs []*mesos.ExecutorID
+			for _, e := range fw.executors[agentID] {
+				execIDs = append(execIDs, e.ExecutorId)
+			}
+			sort.Slice(execIDs, func(i, j int) bool { return execIDs[i].GetValue() < execIDs[j].GetValue() })
+			pb := &mesos.Offer{
+				Id:          &mesos.OfferID{Value: proto.String(o.id)},
+				FrameworkId: fw.info.Id,
+				SlaveId:     &mesos.SlaveID{Value: proto.String(agentID)},
+				Hostname:    proto.String(a.info.GetHostname()),
+				Resources:   free.proto(),
+				ExecutorIds: execIDs,
+			}
+			msg := batch[fw]
+			if msg == nil {
+				msg = &mesos.ResourceOffersMessage{}
+				batch[fw] = msg
+			}
+			msg.Offers = append(msg.Offers, pb)
+			msg.Pids = append(msg.Pids, a.pid.String())
+			break
+		}
+	}
+	for fw, msg := range batch {
+		m.c.stats.offersSent.Add(int64(len(msg.Offers)))
+		m.send(fw.pid, msg)
+	}
+}
+
+// rescindOffers withdraws fw's offers matching pred, telling the scheduler.
+func (m *master) rescindOffers(fw *framework, pred func(*offer) bool) {
+	for id, o := range m.offers {
+		if o.fwID == fw.id && pred(o) {
+			delete(m.offers, id)
+			m.c.stats.offersRescinded.Add(1)
+			if fw.connected {
+				m.send(fw.pid, &mesos.RescindResourceOfferMessage{OfferId: &mesos.OfferID{Value: proto.String(id)}})
+			}
+		}
+	}
+}
+
+// dropOffers forgets fw's offers without telling it.
+func (m *master) dropOffers(fw *framework) {
+	for id, o := range m.offers {
+		if o.fwID == fw.id {
+			delete(m.offers, id)
+		}
+	}
+}
+
+func (m *master) refuse(filters *mesos.Filters) time.Duration {
+	if filters == nil || filters.RefuseSeconds == nil {
+		return m.c.cfg.OfferRefuseDefault
+	}
+	return time.Duration(filters.GetRefuseSeconds() * float64(time.Second))
+}
+
+func (m *master) addFilter(fw *framework, agentID string, res resSet, d time.Duration) {
+	if d <= 0 || res.empty() {
+		return
+	}
+	fw.filters = append(fw.filters, &filter{agentID: agentID, res: res, until: time.Now().Add(d)})
+	m.c.after(d+time.Millisecond, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.allocate()
+	})
+}
+
+func (m *master) reviveOffers(from *upid.UPID, msg *mesos.ReviveOffersMessage) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if fw := m.lookup(msg.GetFrameworkId(), from); fw != nil {
+		fw.filters = nil
+		fw.active = true
+		m.allocate()
+	}
+}
+
+func (m *master) resourceRequest(from *upid.UPID, msg *mesos.ResourceRequestMessage) {
+	log.V(1).Infof("localmesos: ignoring resource request from %s", from)
+}
