@@ -7,8 +7,8 @@ import (
 )
 
 // GoTaskSchedConfig holds the GoTask scheduler/framework config parameters.
-// The seed's fields come first; the rest are additions with defaults that
-// DefaultSchedulerConfig fills in.
+// DefaultSchedulerConfig gives the defaults; RegisterSchedulerFlags and
+// LoadSchedulerConfig fill it from command-line flags.
 type GoTaskSchedConfig struct {
 	// Address is the IP (or host name) the scheduler's driver and artifact
 	// server bind to, and advertise unless AdvertiseIP is set. Empty (the
@@ -22,18 +22,22 @@ type GoTaskSchedConfig struct {
 	// binary to agents (on the bind IP; its URL uses the advertised IP);
 	// 0 picks a free port. Fix it to open a firewall for it.
 	ArtifactPort int
-	//Authentication provider
+	// AuthProvider is the authentication provider; default "SASL" (CRAM-MD5).
 	AuthProvider string
-	//Master address, default 127.0.0.1:5050; "local" or "local:N" runs an
-	//embedded local cluster (N agents) in the scheduler process
+	// Master is the master's host:port (default 127.0.0.1:5050), or
+	// zk://host:port,.../path for masters elected through ZooKeeper; "local"
+	// or "local:N" runs an embedded local cluster (N agents) in the
+	// scheduler process.
 	Master string
 	// ExecutorPath is the app executor binary: a local path, served to the
 	// agents by the artifact server, or a URL (http, https, hdfs, s3) they
 	// fetch it from.
 	ExecutorPath string
-	//Mesos authentication principal
+	// MesosAuthPrincipal is the principal the framework authenticates as;
+	// empty means no authentication.
 	MesosAuthPrincipal string
-	//Mesos authentication secret file
+	// MesosAuthSecretFile holds the principal's secret (a trailing newline
+	// is dropped).
 	MesosAuthSecretFile string
 	// TaskRefuseSeconds is the refuse_seconds filter of offers declined
 	// because the round could not hold the whole job.
