@@ -129,7 +129,7 @@ func newMaster(c *Cluster) (*master, error) {
 			}
 		}
 		return nil
-	})
+	}, masterSecret(c.cfg.ClusterSecret))
 	if err != nil {
 		return nil, err
 	}

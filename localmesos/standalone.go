@@ -36,6 +36,9 @@ type MasterConfig struct {
 	OfferRefuseDefault time.Duration
 	AllocationInterval time.Duration
 	LinkCheckInterval  time.Duration
+	// ClusterSecret, when set, must be given to every agent (see
+	// Config.ClusterSecret).
+	ClusterSecret string
 	// Logf, when set, receives one line per agent or framework registered or
 	// removed and per task state change.
 	Logf func(format string, args ...any)
@@ -58,6 +61,7 @@ func StartMaster(cfg MasterConfig) (*Master, error) {
 		OfferRefuseDefault:   cfg.OfferRefuseDefault,
 		AllocationInterval:   cfg.AllocationInterval,
 		LinkCheckInterval:    cfg.LinkCheckInterval,
+		ClusterSecret:        cfg.ClusterSecret,
 		Logf:                 cfg.Logf,
 	})
 	if err != nil {
@@ -129,6 +133,9 @@ type AgentConfig struct {
 	ExecutorRegistrationTimeout time.Duration
 	StatusUpdateRetry           time.Duration
 	RegistrationBackoffFactor   time.Duration
+	// ClusterSecret is the master's cluster secret, if it has one (see
+	// Config.ClusterSecret).
+	ClusterSecret string
 	// Logf, when set, receives one line per registration, task state change
 	// and executor exit.
 	Logf func(format string, args ...any)
@@ -161,6 +168,7 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 		ExecutorRegistrationTimeout: cfg.ExecutorRegistrationTimeout,
 		StatusUpdateRetry:           cfg.StatusUpdateRetry,
 		RegistrationBackoffFactor:   cfg.RegistrationBackoffFactor,
+		ClusterSecret:               cfg.ClusterSecret,
 		Logf:                        cfg.Logf,
 	})
 	if err != nil {
