@@ -59,16 +59,20 @@ func startCluster(t *testing.T) *cluster {
 	c.master, c.sched = c.net.Host("master"), c.net.Host("sched")
 	c.agents = []*netns.Host{c.net.Host("agent1"), c.net.Host("agent2")}
 
+	// agents prove they belong to the cluster with a shared secret
+	secret := filepath.Join(t.TempDir(), "cluster-secret")
+	require.NoError(t, os.WriteFile(secret, []byte("clustertest-secret\n"), 0o600))
+
 	var err error
 	c.masterProc, err = c.master.Start(nil, bin+"/mesos-master",
-		"-ip", c.master.IP.String(), "-port", "5050", "-work_dir", masterWork,
+		"-ip", c.master.IP.String(), "-port", "5050", "-work_dir", masterWork, "-cluster_secret_file", secret,
 		"-agent_ping_timeout", pingTimeout.String(), "-max_agent_ping_timeouts", fmt.Sprint(maxPings))
 	require.NoError(t, err)
 	c.waitListening(c.master.IP.String()+":5050", c.masterProc)
 	for i, h := range c.agents {
 		p, err := h.Start(nil, bin+"/mesos-agent",
 			"-ip", h.IP.String(), "-port", "5051", "-master", c.master.IP.String()+":5050",
-			"-work_dir", c.agentWork[i], "-resources", agentResources)
+			"-work_dir", c.agentWork[i], "-resources", agentResources, "-cluster_secret_file", secret)
 		require.NoError(t, err)
 		c.agentProcs = append(c.agentProcs, p)
 		c.waitListening(h.IP.String()+":5051", p)
