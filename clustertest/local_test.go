@@ -52,6 +52,17 @@ func TestTwoHostsMesosLocal(t *testing.T) {
 	assert.Contains(t, p.Output(), "0 anomalies")
 	t.Logf("figure: elevator 200 requests over two hosts (mesos-local): job %s", took)
 
+	// Bound to every interface with fixed ports, as for a firewall: the
+	// driver still advertises the routing IP, on the port asked for.
+	p, err = sched.Start([]string{"TMPDIR=" + schedTmp}, bin+"/pingpong-scheduler",
+		"-master="+master.IP.String()+":5050", "-executor="+bin+"/pingpong-executor",
+		"-address=0.0.0.0", "-driver_port=40100", "-artifactPort=40101", "-workers", "2", "-messages", "100")
+	require.NoError(t, err)
+	err = p.Wait(3 * time.Minute)
+	require.NoError(t, err, "scheduler:\n%s\nmesos-local:\n%s", tail(p.Output(), 20), tail(ml.Output(), 30))
+	assert.Contains(t, p.Output(), "200 pongs received in order, 0 errors")
+	assert.Contains(t, ml.Output(), "registered from scheduler(1)@"+sched.IP.String()+":40100")
+
 	// The control: advertising loopback (the old default) cannot work
 	// across hosts, and says so within the registration timeout.
 	p, err = sched.Start([]string{"TMPDIR=" + schedTmp}, bin+"/pingpong-scheduler",
