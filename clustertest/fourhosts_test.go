@@ -18,7 +18,7 @@ import (
 // The test master's agent health check: an agent is removed after
 // maxPings missed pings of pingTimeout each (Mesos' defaults are 15s x 5).
 const (
-	pingTimeout = 2 * time.Second
+	pingTimeout = 3 * time.Second
 	maxPings    = 3
 )
 
