@@ -61,8 +61,11 @@ type GoTaskScheduler struct {
 // NewGoTaskScheduler creates a new Go Task Scheduler to be used with a
 // Mesos scheduler driver. If an AppTaskScheduler is given, it provides the
 // tasks' resource requirements and the app scheduling; otherwise a
-// DefAppTaskScheduler is used. userName is the framework's user ("" lets
-// Mesos pick the current user); a nil conf means DefaultSchedulerConfig().
+// DefAppTaskScheduler is used. userName is the framework's user, whom
+// agents run the executor as (it must exist on every agent); conf.User
+// (-user), when set, overrides it, and when both are empty the mesos-go
+// driver fills in the OS user running the scheduler. A nil conf means
+// DefaultSchedulerConfig().
 //
 // Problems with the config (an unreadable secret file, a bad address, a busy
 // artifact port) are reported by Err, DriverConfig's caller via Err, and Run.
