@@ -52,6 +52,7 @@ type addrPlan struct {
 	AdvertiseIP net.IP // in the driver's UPID and the artifact URL
 	DriverPort  uint16 // 0: any free port
 	Why         string // how AdvertiseIP was chosen, for the log
+	Warning     string // a likely mistake, for the log ("" if none)
 }
 
 // chooseAddresses picks the bind and advertised addresses from the flags,
@@ -98,6 +99,13 @@ func chooseAddresses(in addrInput) (addrPlan, error) {
 	default:
 		if p.AdvertiseIP, p.Why, err = routeToMaster(in.Master, in.Resolve, in.Route); err != nil {
 			return p, err
+		}
+	}
+	if p.AdvertiseIP.IsLoopback() && !isLocalMaster(in.Master) {
+		if host, err := masterHost(in.Master); err == nil {
+			if ip, err := resolveIPv4(host, in.Resolve); err == nil && !ip.IsLoopback() {
+				p.Warning = fmt.Sprintf("the scheduler advertises %s (%s) to master %s on another host: the master and the agents cannot reach it", p.AdvertiseIP, p.Why, ip)
+			}
 		}
 	}
 	if p.BindIP == nil {

@@ -65,7 +65,11 @@ func TestChooseAddresses(t *testing.T) {
 		port             uint16
 		routed           []string // destinations the route lookup was asked for
 		errLike, whyLike string
+		warnLike         string
 	}{
+		{name: "loopback -address toward a remote master: works, with a warning",
+			in:   addrInput{Master: "192.168.5.1:5050", Address: "127.0.0.1"},
+			bind: "127.0.0.1", adv: "127.0.0.1", warnLike: "cannot reach it"},
 		{name: "ip master: the interface that routes to it",
 			in:   addrInput{Master: "192.168.5.1:5050"},
 			bind: "192.168.5.20", adv: "192.168.5.20", routed: []string{"192.168.5.1"},
@@ -209,6 +213,11 @@ func TestChooseAddresses(t *testing.T) {
 			}
 			if tc.whyLike != "" {
 				assert.Contains(t, p.Why, tc.whyLike)
+			}
+			if tc.warnLike != "" {
+				assert.Contains(t, p.Warning, tc.warnLike)
+			} else {
+				assert.Empty(t, p.Warning)
 			}
 			assert.NotEmpty(t, p.Why)
 		})

@@ -160,6 +160,9 @@ func (schd *GoTaskScheduler) prepare() error {
 		return err
 	}
 	bindIP := addrs.BindIP
+	if addrs.Warning != "" {
+		log.Warningf("mesosgot: %s", addrs.Warning)
+	}
 	log.Infof("mesosgot: scheduler binds %s, advertises %s (%s), driver on %s", bindIP, addrs.AdvertiseIP, addrs.Why, portString(addrs.DriverPort))
 	schd.drvConf = sched.DriverConfig{
 		Scheduler:        schd,
