@@ -2,6 +2,7 @@ package mesosgot
 
 import (
 	"flag"
+	"io"
 	"sync"
 	"time"
 )
@@ -73,6 +74,17 @@ type GoTaskSchedConfig struct {
 	// RegistrationTimeout bounds the wait for the framework's registration
 	// (an unreachable master); 0 waits forever. Default 2 minutes.
 	RegistrationTimeout time.Duration
+	// PlacementTimeout fails the job, with the explanation of what is short,
+	// when no round of offers could hold the whole job within it; 0 waits.
+	PlacementTimeout time.Duration
+	// LocalCapacityFactor bounds the embedded cluster of Master "local":
+	// it is sized to the job, but to at most this many times the machine's
+	// cpus and memory (0 means the default, 4). A job asking for more fails
+	// at once, saying what is short.
+	LocalCapacityFactor float64
+	// DiagOutput receives the job's own lines (admission warnings, where
+	// the logs are, a kept sandbox); nil means os.Stderr.
+	DiagOutput io.Writer
 }
 
 // DefaultSchedulerConfig returns the defaults, with no flag read.
@@ -96,8 +108,8 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 // mesos-go's example scheduler: -master, -address, -artifactPort,
 // -executor, -mesos_authentication_provider,
 // -mesos_authentication_principal, -mesos_authentication_secret_file, plus
-// -advertise_ip, -driver_port, -user, -task_refuse_seconds and
-// -registration_timeout.
+// -advertise_ip, -driver_port, -user, -task_refuse_seconds,
+// -registration_timeout, -placement_timeout and -local_capacity_factor.
 func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	c := DefaultSchedulerConfig()
 	fs.StringVar(&c.Address, "address", c.Address, "IP or host name the scheduler driver and the artifact server bind to and advertise (default: $LIBPROCESS_IP, else the IP of the interface that routes to the master; 0.0.0.0 binds all interfaces)")
@@ -112,6 +124,8 @@ func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	fs.StringVar(&c.MesosAuthSecretFile, "mesos_authentication_secret_file", c.MesosAuthSecretFile, "Mesos authentication secret file.")
 	fs.Float64Var(&c.TaskRefuseSeconds, "task_refuse_seconds", c.TaskRefuseSeconds, "Seconds to refuse offers declined because they could not hold the whole job")
 	fs.DurationVar(&c.RegistrationTimeout, "registration_timeout", c.RegistrationTimeout, "How long to wait for the framework to register with the master (0: forever)")
+	fs.DurationVar(&c.PlacementTimeout, "placement_timeout", c.PlacementTimeout, "Fail the job, saying which resource is short, when no round of offers can hold all its tasks within this time (0: wait)")
+	fs.Float64Var(&c.LocalCapacityFactor, "local_capacity_factor", c.LocalCapacityFactor, "With -master=local, the embedded cluster holds at most this many times the machine's cpus and memory (0: 4)")
 	return c
 }
 

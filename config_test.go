@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,6 +25,8 @@ var schedulerFlagNames = []string{
 	"driver_port",
 	"user",
 	"registration_timeout",
+	"placement_timeout",
+	"local_capacity_factor",
 }
 
 func newTestFlagSet() *flag.FlagSet {
@@ -84,6 +87,8 @@ func TestRegisterSchedulerFlagsParse(t *testing.T) {
 		{"-advertise_ip=203.0.113.9", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, "203.0.113.9", c.AdvertiseIP) }},
 		{"-driver_port=40123", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, 40123, c.DriverPort) }},
 		{"-user=nobody", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, "nobody", c.User) }},
+		{"-placement_timeout=5s", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, 5*time.Second, c.PlacementTimeout) }},
+		{"-local_capacity_factor=1.5", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, 1.5, c.LocalCapacityFactor) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.arg, func(t *testing.T) {
