@@ -1,4 +1,4 @@
-package main
+package mesosflag
 
 import (
 	"strings"
@@ -14,7 +14,7 @@ func TestParseCredentialsRefusesEmpty(t *testing.T) {
 		`{"credentials":[{"principal":"p"}]}`,
 		`{"credentials":[]}`,
 	} {
-		_, err := parseCredentials("f", []byte(in))
+		_, err := ParseCredentials("f", []byte(in))
 		assert.Error(t, err, in)
 	}
 }
@@ -30,7 +30,7 @@ func FuzzParseCredentials(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		creds, err := parseCredentials("fuzz", b)
+		creds, err := ParseCredentials("fuzz", b)
 		if err != nil {
 			return
 		}
