@@ -3,15 +3,11 @@ package localmesos
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gogo/protobuf/proto"
@@ -79,79 +75,31 @@ type Config struct {
 	// schedulers still listen; a scheduler that does not is disconnected and
 	// removed after its failover_timeout; default 1s.
 	LinkCheckInterval time.Duration
+	// AgentPingTimeout is how long the master waits for an agent's answer
+	// to each health-check ping (Mesos' --agent_ping_timeout); default 15s.
+	AgentPingTimeout time.Duration
+	// MaxAgentPingTimeouts is how many pings in a row an agent may leave
+	// unanswered before the master removes it, reporting its tasks
+	// TASK_LOST with REASON_SLAVE_REMOVED (Mesos'
+	// --max_agent_ping_timeouts); default 5. An agent that hears no ping for
+	// AgentPingTimeout × MaxAgentPingTimeouts registers again.
+	MaxAgentPingTimeouts int
+	// ClusterSecret is shared by the master and its agents: the messages
+	// only the master may send an agent (registration replies, pings, task
+	// launches and kills, framework shutdowns, acknowledgements) and those
+	// only an agent may send the master (registration, pongs, status
+	// updates, executor exits) carry it and are refused without it, so that
+	// no other process can pose as either. Start picks a random one when
+	// empty; StartMaster and StartAgent use none unless given one.
+	ClusterSecret string
+	// RegistrationBackoffFactor is the first back-off between an agent's
+	// registration attempts; it doubles up to one minute, each wait drawn
+	// at random below it (Mesos' --registration_backoff_factor); default
+	// 1s. The first attempt is made at once.
+	RegistrationBackoffFactor time.Duration
 	// Logf, when set, receives one line per framework registered or removed,
 	// task state change and executor exit.
 	Logf func(format string, args ...any)
-}
-
-// Stats counts what the cluster did. Framework message counters count every
-// FrameworkToExecutorMessage and ExecutorToFrameworkMessage the agents
-// carry.
-type Stats struct {
-	FrameworksRegistered  int64
-	FrameworksRemoved     int64
-	OffersSent            int64
-	OffersDeclined        int64
-	OffersRescinded       int64
-	TasksLaunched         int64 // tasks sent to an agent
-	TasksInvalid          int64 // tasks refused at launch (TASK_ERROR / TASK_LOST)
-	StatusUpdates         int64 // status updates forwarded to schedulers
-	ExecutorsLaunched     int64 // executor processes started
-	ExecutorsExited       int64
-	FrameworkMessages     int64 // framework messages delivered (at least once)
-	FrameworkMsgsDropped  int64
-	FrameworkMsgsDuped    int64
-	FrameworkMsgsDelayed  int64
-	AuthenticationsOK     int64
-	AuthenticationsFailed int64
-}
-
-type counters struct {
-	frameworksRegistered, frameworksRemoved           atomic.Int64
-	offersSent, offersDeclined, offersRescinded       atomic.Int64
-	tasksLaunched, tasksInvalid, statusUpdates        atomic.Int64
-	executorsLaunched, executorsExited                atomic.Int64
-	fwMsgs, fwMsgsDropped, fwMsgsDuped, fwMsgsDelayed atomic.Int64
-	authOK, authFailed                                atomic.Int64
-}
-
-// TaskState is the master's view of one task.
-type TaskState struct {
-	FrameworkID string
-	TaskID      string
-	AgentID     string
-	ExecutorID  string
-	State       mesos.TaskState
-	Message     string
-}
-
-// FrameworkState is the master's view of one framework.
-type FrameworkState struct {
-	ID        string
-	Name      string
-	Principal string
-	PID       string
-	Active    bool // receives offers
-	Connected bool
-	Removed   bool
-}
-
-// AgentState describes one agent.
-type AgentState struct {
-	ID        string
-	PID       string
-	Resources string
-	Lost      bool
-}
-
-// ExecutorState describes one executor known to an agent.
-type ExecutorState struct {
-	FrameworkID string
-	ExecutorID  string
-	AgentID     string
-	Directory   string // sandbox
-	Pid         int    // OS process id (also its process group id); 0 before start
-	Registered  bool
 }
 
 // Cluster is a running local Mesos: a master and its agents, each a
@@ -180,12 +128,55 @@ type Cluster struct {
 	wg      sync.WaitGroup
 }
 
-// Start starts a master and cfg.Agents agents and returns once they all
-// listen.
+// Start starts a master and cfg.Agents agents in this process and returns
+// once every agent has registered with the master. The agents register,
+// are health-checked and report over the wire (loopback by default) exactly
+// as separate mesos-agent processes would.
 func Start(cfg Config) (*Cluster, error) {
 	if cfg.Agents <= 0 {
 		cfg.Agents = 1
 	}
+	if cfg.ClusterSecret == "" {
+		cfg.ClusterSecret = NewClusterSecret()
+	}
+	c, err := newCluster(cfg)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Cluster, error) {
+		_ = c.Close()
+		return nil, err
+	}
+	c.master, err = newMaster(c)
+	if err != nil {
+		return fail(err)
+	}
+	c.goTracked(c.master.loop)
+	close(c.started)
+	for i := 1; i <= c.cfg.Agents; i++ {
+		a, err := newAgent(c, i, agentOpts{master: c.master.pid})
+		if err != nil {
+			return fail(err)
+		}
+		c.agents = append(c.agents, a)
+		// One at a time, so that agent IDs follow start order.
+		a.startRegistration()
+		select {
+		case <-a.everReg:
+		case <-time.After(agentStartTimeout):
+			return fail(fmt.Errorf("localmesos: agent %d did not register with the master within %v", i, agentStartTimeout))
+		}
+	}
+	c.logf("master %s listening on %s, %d agent(s), work dir %s", c.master.pid, c.MasterAddr(), len(c.agents), c.workDir)
+	return c, nil
+}
+
+// agentStartTimeout bounds how long Start waits for each agent to register.
+const agentStartTimeout = 10 * time.Second
+
+// newCluster applies cfg's defaults and prepares what the master and agents
+// share: configuration, counters, work directory and shutdown signal.
+func newCluster(cfg Config) (*Cluster, error) {
 	if cfg.Resources == "" {
 		cfg.Resources = DefaultResources
 	}
@@ -209,6 +200,15 @@ func Start(cfg Config) (*Cluster, error) {
 	}
 	if cfg.LinkCheckInterval <= 0 {
 		cfg.LinkCheckInterval = time.Second
+	}
+	if cfg.AgentPingTimeout <= 0 {
+		cfg.AgentPingTimeout = defaultAgentPingTimeout
+	}
+	if cfg.MaxAgentPingTimeouts <= 0 {
+		cfg.MaxAgentPingTimeouts = defaultMaxPingTimeouts
+	}
+	if cfg.RegistrationBackoffFactor <= 0 {
+		cfg.RegistrationBackoffFactor = defaultRegistrationBack
 	}
 	ip := net.ParseIP(cfg.IP).To4()
 	if ip == nil {
@@ -245,27 +245,6 @@ func Start(cfg Config) (*Cluster, error) {
 		}
 		c.workDir = cfg.WorkDir
 	}
-
-	fail := func(err error) (*Cluster, error) {
-		_ = c.Close()
-		return nil, err
-	}
-	c.master, err = newMaster(c)
-	if err != nil {
-		return fail(err)
-	}
-	for i := 1; i <= cfg.Agents; i++ {
-		a, err := newAgent(c, i)
-		if err != nil {
-			return fail(err)
-		}
-		c.agents = append(c.agents, a)
-		c.master.addAgent(a.id, a.pid, a.info)
-	}
-
-	c.goTracked(c.master.loop)
-	close(c.started)
-	c.logf("master %s listening on %s, %d agent(s), work dir %s", c.master.pid, c.MasterAddr(), len(c.agents), c.workDir)
 	return c, nil
 }
 
@@ -351,135 +330,70 @@ func (c *Cluster) KillExecutor(frameworkID, executorID string) error {
 	return fmt.Errorf("localmesos: no running executor %q of framework %q", executorID, frameworkID)
 }
 
-// LoseAgent makes agent agentID disappear: its executors are killed
-// silently, its messenger stops, and the master reports its tasks
-// TASK_LOST, rescinds its offers and sends LostSlaveMessage to every
-// framework.
+// LoseAgent makes agent agentID crash: its executors are killed without
+// reports and it stops answering. The master notices as Mesos' does, when
+// MaxAgentPingTimeouts pings in a row have gone unanswered (by default
+// 5 × 15 s), and then reports the agent's tasks TASK_LOST with
+// REASON_SLAVE_REMOVED, rescinds its offers and sends LostSlaveMessage to
+// every framework. RemoveAgentNow skips the wait.
 func (c *Cluster) LoseAgent(agentID string) error {
-	for _, a := range c.agents {
-		if a.id == agentID {
-			if !a.lose() {
-				return fmt.Errorf("localmesos: agent %q already lost", agentID)
-			}
-			c.master.removeAgent(agentID)
-			return nil
-		}
+	a := c.agent(agentID)
+	if a == nil {
+		return fmt.Errorf("localmesos: no agent %q", agentID)
 	}
-	return fmt.Errorf("localmesos: no agent %q", agentID)
+	if !a.lose() {
+		return fmt.Errorf("localmesos: agent %q already lost", agentID)
+	}
+	return nil
 }
 
-// Stats returns a snapshot of the cluster's counters.
-func (c *Cluster) Stats() Stats {
-	s := &c.stats
-	return Stats{
-		FrameworksRegistered:  s.frameworksRegistered.Load(),
-		FrameworksRemoved:     s.frameworksRemoved.Load(),
-		OffersSent:            s.offersSent.Load(),
-		OffersDeclined:        s.offersDeclined.Load(),
-		OffersRescinded:       s.offersRescinded.Load(),
-		TasksLaunched:         s.tasksLaunched.Load(),
-		TasksInvalid:          s.tasksInvalid.Load(),
-		StatusUpdates:         s.statusUpdates.Load(),
-		ExecutorsLaunched:     s.executorsLaunched.Load(),
-		ExecutorsExited:       s.executorsExited.Load(),
-		FrameworkMessages:     s.fwMsgs.Load(),
-		FrameworkMsgsDropped:  s.fwMsgsDropped.Load(),
-		FrameworkMsgsDuped:    s.fwMsgsDuped.Load(),
-		FrameworkMsgsDelayed:  s.fwMsgsDelayed.Load(),
-		AuthenticationsOK:     s.authOK.Load(),
-		AuthenticationsFailed: s.authFailed.Load(),
+// RemoveAgentNow is LoseAgent followed at once by the master's removal of
+// the agent, without waiting for the health checks to time out.
+func (c *Cluster) RemoveAgentNow(agentID string) error {
+	if err := c.LoseAgent(agentID); err != nil {
+		return err
 	}
+	c.master.removeAgent(agentID)
+	return nil
 }
 
-// Tasks returns the master's view of every task it accepted, sorted by
-// framework and task ID.
-func (c *Cluster) Tasks() []TaskState { return c.master.tasks() }
+// PartitionAgent cuts agent agentID off the network: every message between
+// it and the master or schedulers is dropped, while its executors keep
+// running and talking to it. Unless HealAgent is called first, the master
+// removes it after MaxAgentPingTimeouts unanswered pings.
+func (c *Cluster) PartitionAgent(agentID string) error {
+	a := c.agent(agentID)
+	if a == nil {
+		return fmt.Errorf("localmesos: no agent %q", agentID)
+	}
+	a.cut.Store(true)
+	c.logf("agent %s partitioned", agentID)
+	return nil
+}
 
-// Frameworks returns every framework the master has known, sorted by ID.
-func (c *Cluster) Frameworks() []FrameworkState { return c.master.frameworkStates() }
+// HealAgent ends PartitionAgent: the agent answers pings again and, if the
+// master removed it meanwhile or it stopped hearing pings, re-registers
+// with the tasks and executors it still runs.
+func (c *Cluster) HealAgent(agentID string) error {
+	a := c.agent(agentID)
+	if a == nil {
+		return fmt.Errorf("localmesos: no agent %q", agentID)
+	}
+	a.cut.Store(false)
+	c.logf("agent %s healed", agentID)
+	return nil
+}
 
-// Agents returns the agents, in start order.
-func (c *Cluster) Agents() []AgentState {
-	var out []AgentState
+func (c *Cluster) agent(agentID string) *agent {
 	for _, a := range c.agents {
 		a.mu.Lock()
-		lost := a.lost
+		id := a.id
 		a.mu.Unlock()
-		out = append(out, AgentState{ID: a.id, PID: a.pid.String(), Resources: FormatResources(c.resources), Lost: lost})
-	}
-	return out
-}
-
-// Executors returns the executors the agents currently run or start.
-func (c *Cluster) Executors() []ExecutorState {
-	var out []ExecutorState
-	for _, a := range c.agents {
-		out = append(out, a.executorStates()...)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].AgentID != out[j].AgentID {
-			return out[i].AgentID < out[j].AgentID
+		if id == agentID {
+			return a
 		}
-		if out[i].FrameworkID != out[j].FrameworkID {
-			return out[i].FrameworkID < out[j].FrameworkID
-		}
-		return out[i].ExecutorID < out[j].ExecutorID
-	})
-	return out
-}
-
-// serveState answers GET /state with a subset of Mesos' master state JSON;
-// "leader" is what mesos-go's standalone master detector reads.
-func (c *Cluster) serveState(w http.ResponseWriter, r *http.Request) {
-	select {
-	case <-c.started:
-	case <-c.closing:
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
-	case <-r.Context().Done():
-		return
 	}
-	type fw struct {
-		ID     string      `json:"id"`
-		Name   string      `json:"name"`
-		PID    string      `json:"pid"`
-		Active bool        `json:"active"`
-		Tasks  []TaskState `json:"tasks"`
-	}
-	type slave struct {
-		ID        string `json:"id"`
-		PID       string `json:"pid"`
-		Hostname  string `json:"hostname"`
-		Resources string `json:"resources"`
-		Active    bool   `json:"active"`
-	}
-	st := struct {
-		Version    string  `json:"version"`
-		ID         string  `json:"id"`
-		PID        string  `json:"pid"`
-		Hostname   string  `json:"hostname"`
-		Leader     string  `json:"leader"`
-		Frameworks []fw    `json:"frameworks"`
-		Slaves     []slave `json:"slaves"`
-	}{Version: Version, ID: c.runID, PID: c.MasterPID(), Hostname: c.cfg.IP, Leader: c.MasterPID()}
-	tasks := c.Tasks()
-	for _, f := range c.Frameworks() {
-		if f.Removed {
-			continue
-		}
-		x := fw{ID: f.ID, Name: f.Name, PID: f.PID, Active: f.Active}
-		for _, t := range tasks {
-			if t.FrameworkID == f.ID {
-				x.Tasks = append(x.Tasks, t)
-			}
-		}
-		st.Frameworks = append(st.Frameworks, x)
-	}
-	for _, a := range c.Agents() {
-		st.Slaves = append(st.Slaves, slave{ID: a.ID, PID: a.PID, Hostname: c.cfg.IP, Resources: a.Resources, Active: !a.Lost})
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(st)
+	return nil
 }
 
 // goTracked runs f in a goroutine Close waits for; it does nothing once
