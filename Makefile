@@ -51,3 +51,20 @@ bench:
 # "headline: local-speedup=<x.xx> fake-overhead=<y.yy>".
 bench-quick:
 	@$(GO) run ./bench -quick
+
+.PHONY: fuzz
+# fuzz: every native Go fuzz target for FUZZTIME each, one at a time,
+# e.g. make fuzz FUZZTIME=30s. Other packages' targets are found the same
+# way: every `func FuzzXxx` in a _test.go file.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		pkg=$$(dirname $$f); \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$pkg $$t ($(FUZZTIME))"; \
+			out=$$(mktemp); \
+			if ! $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg >$$out 2>&1; then \
+				cat $$out; rm -f $$out; exit 1; fi; \
+			tail -n 3 $$out; rm -f $$out; \
+		done; \
+	done

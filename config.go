@@ -53,6 +53,15 @@ type GoTaskSchedConfig struct {
 	// DiagOutput receives the job's own lines (admission warnings, where
 	// the logs are, a kept sandbox); nil means os.Stderr.
 	DiagOutput io.Writer
+	// LinkTimeout is how long the scheduler and an executor wait for each
+	// other to answer (idle links exchange heartbeats): a silent executor
+	// fails the job, a silent scheduler ends the executor. 0 waits forever.
+	// Default 30 seconds.
+	LinkTimeout time.Duration
+	// LinkCleartext, when true, sends task messages authenticated but not
+	// encrypted; by default they are also encrypted. Either way frames
+	// from outside the job are refused.
+	LinkCleartext bool
 }
 
 // DefaultSchedulerConfig returns the defaults, with no flag read.
@@ -68,6 +77,7 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 		ExecutorResources: map[string]float64{"cpus": 0.1, "mem": 32},
 
 		RegistrationTimeout: 2 * time.Minute,
+		LinkTimeout:         30 * time.Second,
 	}
 }
 
@@ -76,8 +86,8 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 // mesos-go's example scheduler: -master, -address, -artifactPort,
 // -executor, -mesos_authentication_provider,
 // -mesos_authentication_principal, -mesos_authentication_secret_file, plus
-// -task_refuse_seconds, -registration_timeout, -placement_timeout and
-// -local_capacity_factor.
+// -task_refuse_seconds, -registration_timeout, -placement_timeout,
+// -local_capacity_factor, -link_timeout and -link_cleartext.
 func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	c := DefaultSchedulerConfig()
 	fs.StringVar(&c.Address, "address", c.Address, "Binding address for artifact server")
@@ -91,6 +101,8 @@ func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	fs.DurationVar(&c.RegistrationTimeout, "registration_timeout", c.RegistrationTimeout, "How long to wait for the framework to register with the master (0: forever)")
 	fs.DurationVar(&c.PlacementTimeout, "placement_timeout", c.PlacementTimeout, "Fail the job, saying which resource is short, when no round of offers can hold all its tasks within this time (0: wait)")
 	fs.Float64Var(&c.LocalCapacityFactor, "local_capacity_factor", c.LocalCapacityFactor, "With -master=local, the embedded cluster holds at most this many times the machine's cpus and memory (0: 4)")
+	fs.DurationVar(&c.LinkTimeout, "link_timeout", c.LinkTimeout, "How long the scheduler and an executor wait for each other to answer before giving up (0: forever)")
+	fs.BoolVar(&c.LinkCleartext, "link_cleartext", c.LinkCleartext, "Send task messages authenticated but not encrypted")
 	return c
 }
 

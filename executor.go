@@ -35,6 +35,11 @@ type GoTaskExecutor struct {
 	tasks     map[string]*execTask
 	outQ      map[string]*execTask // tasks with messages waiting for the link
 	returning int                  // tasks returned whose final status is not sent yet
+	// link trust and liveness (linkwatch.go)
+	linkKeyed   bool          // the link has the job's key
+	linkTimeout time.Duration // from the task data
+	drops       dropCounter   // frames refused by the link
+	abandoned   bool          // the scheduler was unresponsive: the executor is ending
 
 	linkCfg       linkConfig
 	tick          time.Duration
@@ -165,6 +170,7 @@ func (exec *GoTaskExecutor) call(driver exec.ExecutorDriver, f func()) {
 	exec.startOnce.Do(func() {
 		exec.driver = driver
 		exec.link = newLink(exec.linkCfg, rand.Uint64())
+		exec.link.auth = newLinkAuth(false) // keyed by the first task (joinLink)
 		go exec.loop()
 	})
 	exec.inbox.push(f)
@@ -199,6 +205,7 @@ func (exec *GoTaskExecutor) loop() {
 			}
 		case <-ticker.C:
 			exec.link.Tick()
+			exec.checkScheduler()
 		}
 		exec.flush() // also sends the final status of returned tasks (checkReturned)
 	}
@@ -288,11 +295,15 @@ func (exec *GoTaskExecutor) launch(info *mesos.TaskInfo) {
 		exec.status(name, mesos.TaskState_TASK_FAILED, "a task with this ID is already running on this executor")
 		return
 	}
-	args, env, err := decodeTaskData(info.GetData())
+	td, err := decodeTaskInfoData(info.GetData())
+	if err == nil {
+		err = exec.joinLink(td.Link)
+	}
 	if err != nil {
 		exec.status(name, mesos.TaskState_TASK_FAILED, fmt.Sprintf("bad task data: %v", err))
 		return
 	}
+	args, env := td.Args, td.Env
 	base, index := splitTaskName(name)
 	// args[0] is the task's own name, as os.Args[0] is a program's.
 	args = append([]string{name}, args...)
@@ -319,6 +330,10 @@ func (exec *GoTaskExecutor) kill(name string) {
 // frameworkMessage takes a frame from the scheduler.
 func (exec *GoTaskExecutor) frameworkMessage(raw string) {
 	if err := exec.link.Recv(raw); err != nil {
+		if isDropErr(err) {
+			exec.frameDropped(raw, err)
+			return
+		}
 		err = fmt.Errorf("framework message from the scheduler (%d bytes): %w", len(raw), err)
 		log.Warningf("mesosgot: %v", err)
 		exec.report(err)

@@ -55,7 +55,7 @@ func (schd *GoTaskScheduler) prepareMaster() error {
 		return fmt.Errorf("mesosgot: -master=%s: the job does not fit on this machine (the embedded cluster holds at most %g x its cpus and memory, see -local_capacity_factor): %s",
 			schd.conf.Master, factor, formatShortfall(short))
 	}
-	workDir, err := os.MkdirTemp("", "localmesos-")
+	workDir, err := localmesos.TempWorkDir() // records its owner: a later run removes it if this process is killed
 	if err != nil {
 		return fmt.Errorf("mesosgot: creating the embedded cluster's work directory: %w", err)
 	}
@@ -78,6 +78,9 @@ func (schd *GoTaskScheduler) prepareMaster() error {
 			log.Warningf("mesosgot: closing the embedded local cluster: %v", err)
 		}
 		if schd.result != nil && schd.keepSandbox {
+			if err := localmesos.KeepWorkDir(workDir); err != nil {
+				log.Warningf("mesosgot: keeping the embedded cluster's work directory: %v", err)
+			}
 			schd.keptSandbox = workDir // reported by the job's end
 			return
 		}

@@ -71,6 +71,7 @@ type execConn struct {
 	link            *link
 	ready           bool // a task of it reported RUNNING: the executor is registered
 	tasks           map[string]bool
+	drops           dropCounter // frames refused by the link (linkwatch.go)
 }
 
 // inItem is a message waiting for the app's schedin, with the link to credit.
@@ -91,6 +92,8 @@ type schedJob struct {
 	s      *GoTaskScheduler
 	driver sched.SchedulerDriver
 	epoch  uint64
+	// linkKey authenticates the job's link frames (linkwatch.go).
+	linkKey []byte
 
 	phase       jobPhase
 	frameworkID string
@@ -212,6 +215,7 @@ func (j *schedJob) loop() {
 				}
 			}
 			j.checkDeadlines()
+			j.checkLinks()
 		}
 		j.flush()
 		j.advance()
@@ -447,6 +451,10 @@ func (j *schedJob) frameworkMessage(execID, agentID, data string) {
 		return
 	}
 	if err := c.link.Recv(data); err != nil {
+		if isDropErr(err) {
+			j.frameDropped(c, agentID, err)
+			return
+		}
 		err = fmt.Errorf("mesosgot: framework message from executor %s on agent %s: %w", execID, agentID, err)
 		log.Warning(err)
 		j.emit(Error, err)

@@ -6,9 +6,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/gogo/protobuf/proto"
 	log "github.com/golang/glog"
@@ -74,6 +74,10 @@ type GoTaskScheduler struct {
 	linkCfg linkConfig
 	// timing of the job's end (tests may shrink it).
 	timing jobTiming
+
+	// sigMu guards signal, the first signal that interrupted Run (signals.go).
+	sigMu  sync.Mutex
+	signal os.Signal
 }
 
 // NewGoTaskScheduler creates a new Go Task Scheduler to be used with a
@@ -189,11 +193,11 @@ func (schd *GoTaskScheduler) prepare() error {
 		fw.Principal = proto.String(c.MesosAuthPrincipal)
 		cred := &mesos.Credential{Principal: proto.String(c.MesosAuthPrincipal)}
 		if c.MesosAuthSecretFile != "" {
-			secret, err := os.ReadFile(c.MesosAuthSecretFile)
+			secret, err := readSecretFile(c.MesosAuthSecretFile)
 			if err != nil {
-				return fmt.Errorf("mesosgot: reading the authentication secret file: %w", err)
+				return err
 			}
-			cred.Secret = proto.String(strings.TrimRight(string(secret), "\r\n"))
+			cred.Secret = proto.String(secret)
 		}
 		provider := c.AuthProvider
 		schd.drvConf.Credential = cred
@@ -259,17 +263,36 @@ func (sched *GoTaskScheduler) SlaveLost(driver sched.SchedulerDriver, slaveId *m
 // ExecutorLost is the mesos-go callback for an exited executor; losing an
 // executor with unfinished tasks ends the job.
 func (sched *GoTaskScheduler) ExecutorLost(driver sched.SchedulerDriver, execID *mesos.ExecutorID, agentID *mesos.SlaveID, status int) {
+	status = exitCodeOf(status)
 	log.Warningf("mesosgot: executor %s on agent %s exited with status %d", execID.GetValue(), agentID.GetValue(), status)
 	sched.call(driver, func(j *schedJob) { j.executorLost(execID.GetValue(), agentID.GetValue(), status) })
 }
 
-// Error is the mesos-go callback for a fatal driver error; it ends the job.
+// Error is the mesos-go callback for a fatal driver error; it ends the job
+// (the job's failure is logged once, by fail).
 func (sched *GoTaskScheduler) Error(driver sched.SchedulerDriver, err string) {
-	log.Errorf("mesosgot: driver error: %s", err)
 	sched.call(driver, func(j *schedJob) {
 		j.emit(Error, fmt.Errorf("mesosgot: driver error: %s", err))
 		j.fail(&JobError{Cause: "driver error: " + err})
 	})
+}
+
+// exitCodeOf turns the status of an ExecutorLost callback, the raw wait
+// status Mesos reports (35072 for an exit with code 137), into an exit
+// code: an exit becomes its code, death by a signal 128 plus the signal.
+// Anything else (negative: the executor never started) is kept.
+func exitCodeOf(status int) int {
+	if status < 0 || status > 0xffff {
+		return status
+	}
+	ws := syscall.WaitStatus(status)
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	return status
 }
 
 // call starts the job goroutine on the first callback and hands it f.

@@ -230,7 +230,7 @@ func newCluster(cfg Config) (*Cluster, error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.WorkDir == "" {
-		dir, err := os.MkdirTemp("", "localmesos-")
+		dir, err := TempWorkDir() // stale.go
 		if err == nil {
 			// Executors run as other users must reach their sandboxes.
 			err = os.Chmod(dir, 0o755)
