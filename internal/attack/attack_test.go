@@ -178,6 +178,7 @@ type target struct {
 	execPids     []string // executors' libprocess pids, found from /proc
 	execProcs    []int
 	proof        string // the file a forged command would write
+	job          *proc  // the pingpong scheduler
 }
 
 // TestAttacksOnARunningJob runs a pingpong job on mesos-local (with
@@ -213,7 +214,7 @@ func TestAttacksOnARunningJob(t *testing.T) {
 		"-mesos_authentication_principal=attacktest", "-mesos_authentication_secret_file="+secret,
 		"-log_dir="+t.TempDir())
 	job.waitLine(progressLine, wait) // every worker runs and the exchange is under way
-	tg.schedProc = job.cmd.Process.Pid
+	tg.schedProc, tg.job = job.cmd.Process.Pid, job
 	discover(t, &tg, execName)
 	t.Logf("target: %+v", tg)
 
@@ -300,8 +301,8 @@ var attacks = []attack{
 	{name: "100 MB POST to an agent", run: func(t *testing.T, tg *target) {
 		hugeTo(t, tg.masterProc, tg.agentPids[0], "mesos.internal.FrameworkToExecutorMessage", true)
 	}},
-	{name: "FrameworkToExecutorMessage to an agent as the scheduler", disturbs: true, skip: "trust (authenticated link frames)", run: forgeToExecutor},
-	{name: "ExecutorToFrameworkMessage to the scheduler claiming a new link epoch", disturbs: true, skip: "trust (authenticated link frames)", run: forgeToScheduler},
+	{name: "FrameworkToExecutorMessage to an agent as the scheduler", disturbs: true, run: forgeToExecutor},
+	{name: "ExecutorToFrameworkMessage to the scheduler claiming a new link epoch", disturbs: true, run: forgeToScheduler},
 	{name: "FrameworkErrorMessage to the scheduler", disturbs: true, skip: "perf (scheduler accepts control messages only from its master)", run: forgeFrameworkError},
 	{name: "two InternalNetworkErrors to each executor", disturbs: true, skip: "perf (executor accepts messages only from its agent, none of the driver's internal ones)", run: forgeNetworkError},
 	{name: "100 MB POST to the scheduler", disturbs: true, skip: "perf (the scheduler's messenger bounds bodies)", run: func(t *testing.T, tg *target) {
@@ -398,6 +399,9 @@ func forgeToScheduler(t *testing.T, tg *target) {
 	}
 	code := postMsg(t, tg.schedPid, tg.taskAgentPid, msg)
 	assert.Contains(t, []int{202, 403}, code)
+	if code == 202 { // taken: the job must report the frame it dropped
+		tg.job.waitLine(`pingpong: Error +mesosgot: dropped \d+ frames .*claiming to come from executor `+regexp.QuoteMeta(tg.executorID), wait)
+	}
 }
 
 // forgeFrameworkError tells the scheduler, from the attacker's port, that
