@@ -43,12 +43,12 @@ clean:
 	rm -rf $(BIN)
 
 .PHONY: bench bench-quick
-# bench: the full table (about 5 minutes), written to BENCHMARKS.md.
+# bench: the full table (about 10 minutes), written to BENCHMARKS.md.
 bench:
 	$(GO) run ./bench -out BENCHMARKS.md
 
-# bench-quick: a reduced table in under a minute; the last line is
-# "headline: local-speedup=<x.xx> fake-overhead=<y.yy>".
+# bench-quick: a reduced table in about two minutes; the last line is
+# "headline: local-speedup=<x.xx> fake-overhead=<y.yy> bulk-ratio=<z.zz> hello-ms=<w>".
 bench-quick:
 	@$(GO) run ./bench -quick
 

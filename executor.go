@@ -42,6 +42,7 @@ type GoTaskExecutor struct {
 	abandoned   bool          // the scheduler was unresponsive: the executor is ending
 
 	linkCfg       linkConfig
+	tokens        *tokenTable // large framework messages the messenger holds for the driver
 	tick          time.Duration
 	statusGrace   time.Duration // how long a returned task's messages may stay unacknowledged before its status goes anyway
 	shutdownGrace time.Duration // how long Shutdown waits for tasks to return
@@ -63,6 +64,7 @@ func NewGoTaskExecutor(ae AppTaskExecutor) (exec *GoTaskExecutor) {
 		tasks:         map[string]*execTask{},
 		outQ:          map[string]*execTask{},
 		linkCfg:       defaultLinkConfig(),
+		tokens:        newTokenTable(),
 		tick:          10 * time.Millisecond,
 		statusGrace:   10 * time.Second,
 		shutdownGrace: 10 * time.Second,
@@ -80,8 +82,12 @@ func (exec *GoTaskExecutor) RegisterTaskFunc(name string, taskFunc AppTaskFunc) 
 }
 
 // DriverConfig returns the Mesos driver config for this GoTask executor.
+// Its driver runs on mesosgot's messenger, which takes messages only from
+// the executor's agent.
 func (exc *GoTaskExecutor) DriverConfig() exec.DriverConfig {
-	return exec.DriverConfig{Executor: exc}
+	cfg := exec.DriverConfig{Executor: exc}
+	useExecutorMessenger(&cfg, exc.tokens) // messenger_exec.go
+	return cfg
 }
 
 // Run builds the mesos-go executor driver (which reads the MESOS_*
@@ -136,6 +142,11 @@ func (exec *GoTaskExecutor) KillTask(driver exec.ExecutorDriver, taskId *mesos.T
 
 // FrameworkMessage forwards messages from the scheduler to tasks.
 func (exec *GoTaskExecutor) FrameworkMessage(driver exec.ExecutorDriver, rawMsg string) {
+	rawMsg, ok := exec.tokens.resolve(rawMsg)
+	if !ok {
+		log.Warningf("mesosgot: framework message names data the messenger does not hold; dropped")
+		return
+	}
 	exec.call(driver, func() { exec.frameworkMessage(rawMsg) })
 }
 

@@ -123,9 +123,9 @@ type linkConfig struct {
 func defaultLinkConfig() linkConfig {
 	return linkConfig{
 		MaxBatchMsgs:  1024,
-		MaxFrameBytes: 256 << 10,
+		MaxFrameBytes: 1<<20 + 16<<10, // a 1 MiB message in one frame (BENCHMARKS.md, bulk rows)
 		WindowMsgs:    4096,
-		WindowBytes:   4 << 20,
+		WindowBytes:   8 << 20,
 		TaskCredit:    DefTaskChanLen * 2,
 		TaskQueue:     DefTaskChanLen,
 		AckDelayTicks: 1,

@@ -250,6 +250,11 @@ func (sched *GoTaskScheduler) StatusUpdate(driver sched.SchedulerDriver, status 
 
 // FrameworkMessage forwards messages from tasks at agents to the app scheduler.
 func (sched *GoTaskScheduler) FrameworkMessage(driver sched.SchedulerDriver, execid *mesos.ExecutorID, slaveid *mesos.SlaveID, rawMsg string) {
+	rawMsg, ok := sched.frameworkData(rawMsg)
+	if !ok {
+		log.Warningf("mesosgot: framework message from executor %s on agent %s names data the messenger does not hold; dropped", execid.GetValue(), slaveid.GetValue())
+		return
+	}
 	sched.call(driver, func(j *schedJob) { j.frameworkMessage(execid.GetValue(), slaveid.GetValue(), rawMsg) })
 }
 

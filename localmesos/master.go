@@ -32,7 +32,8 @@ type master struct {
 	nextFW     int
 	nextAgent  int
 	nextOffer  int
-	rr         int // round-robin start among frameworks
+	rr         int  // round-robin start among frameworks
+	allocSoon  bool // an allocation after terminal updates is pending (allocator_used.go)
 
 	authn    map[string]string       // authenticated scheduler pid -> principal
 	sessions map[string]*authSession // by authenticatee pid
