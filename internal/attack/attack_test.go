@@ -303,12 +303,12 @@ var attacks = []attack{
 	}},
 	{name: "FrameworkToExecutorMessage to an agent as the scheduler", disturbs: true, run: forgeToExecutor},
 	{name: "ExecutorToFrameworkMessage to the scheduler claiming a new link epoch", disturbs: true, run: forgeToScheduler},
-	{name: "FrameworkErrorMessage to the scheduler", disturbs: true, skip: "perf (scheduler accepts control messages only from its master)", run: forgeFrameworkError},
-	{name: "two InternalNetworkErrors to each executor", disturbs: true, skip: "perf (executor accepts messages only from its agent, none of the driver's internal ones)", run: forgeNetworkError},
-	{name: "100 MB POST to the scheduler", disturbs: true, skip: "perf (the scheduler's messenger bounds bodies)", run: func(t *testing.T, tg *target) {
+	{name: "FrameworkErrorMessage to the scheduler", disturbs: true, run: forgeFrameworkError},
+	{name: "two InternalNetworkErrors to each executor", disturbs: true, run: forgeNetworkError},
+	{name: "100 MB POST to the scheduler", disturbs: true, run: func(t *testing.T, tg *target) {
 		hugeTo(t, tg.schedProc, tg.schedPid, "mesos.internal.ExecutorToFrameworkMessage", true)
 	}},
-	{name: "100 MB POST to an executor", disturbs: true, skip: "perf (the executor's messenger bounds bodies)", run: func(t *testing.T, tg *target) {
+	{name: "100 MB POST to an executor", disturbs: true, run: func(t *testing.T, tg *target) {
 		hugeTo(t, tg.execProcs[0], tg.execPids[0], "mesos.internal.FrameworkToExecutorMessage", true)
 	}},
 }
