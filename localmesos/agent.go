@@ -117,7 +117,10 @@ func newAgent(c *Cluster, n int, opts agentOpts) (*agent, error) {
 		frameworks: map[string]*agentFramework{},
 		streams:    map[string]*updateStream{},
 	}
-	proc, err := libprocess.New(fmt.Sprintf("slave(%d)", n), c.ip, opts.port, nil, func(ms messenger.Messenger) error {
+	ready := make(chan struct{}) // handlers wait for a.proc and a.pid (ready.go)
+	defer close(ready)
+	proc, err := libprocess.New(fmt.Sprintf("slave(%d)", n), c.ip, opts.port, nil, func(raw messenger.Messenger) error {
+		ms := gatedMessenger{Messenger: raw, ready: ready}
 		for _, err := range []error{
 			handle(ms, guard(a, a.runTask)),
 			handle(ms, guard(a, a.killTask)),

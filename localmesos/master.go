@@ -107,7 +107,10 @@ func newMaster(c *Cluster) (*master, error) {
 	for _, p := range []string{"/api/v1/scheduler", "/master/api/v1/scheduler"} {
 		routes[p] = refuseV1
 	}
-	proc, err := libprocess.New("master", c.ip, c.cfg.Port, routes, func(ms messenger.Messenger) error {
+	ready := make(chan struct{}) // handlers wait for m.proc, m.pid and m.info (ready.go)
+	defer close(ready)
+	proc, err := libprocess.New("master", c.ip, c.cfg.Port, routes, func(raw messenger.Messenger) error {
+		ms := gatedMessenger{Messenger: raw, ready: ready}
 		for _, err := range []error{
 			handle(ms, m.registerFramework),
 			handle(ms, m.reregisterFramework),
