@@ -5,7 +5,7 @@ BIN := bin
 #   make run ARGS="-workers 8 -messages 10000"
 ARGS ?=
 
-.PHONY: all build vet test examples run pingpong elevator mesos-local clean
+.PHONY: all build vet test test-deps-netns test-cluster examples run pingpong elevator mesos-local clean
 
 all: build
 
@@ -15,8 +15,26 @@ build:
 vet:
 	$(GO) vet ./...
 
-test: vet
+test: vet test-deps-netns
 	$(GO) test -race -timeout 30m ./...
+
+# test-deps-netns: the multi-host test (clustertest) builds hosts out of
+# network namespaces with iproute2's ip. As root with apt, install iproute2
+# when it is missing; otherwise say so (the test then skips loudly, or fails
+# under MESOSGOT_REQUIRE_ALL=1).
+test-deps-netns:
+	@if command -v ip >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make: installing iproute2 (apt-get) for the multi-host test"; \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y iproute2) || \
+			echo "make: !!! installing iproute2 failed: the multi-host test will not pass"; \
+	else echo "make: !!! ip (iproute2) is missing and this is not root with apt-get: the multi-host test will be skipped"; fi
+	@if [ "$$(id -u)" != 0 ]; then echo "make: !!! not root: the multi-host test (network namespaces) will be skipped"; fi
+
+# test-cluster: only the multi-host test (network namespaces, root) and the
+# namespace harness under it; it prints the job and agent-loss figures.
+test-cluster: test-deps-netns
+	$(GO) test -race -count=1 -timeout 20m -v ./internal/netns ./clustertest
 
 examples:
 	mkdir -p $(BIN)

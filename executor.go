@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -82,19 +84,42 @@ func (exec *GoTaskExecutor) RegisterTaskFunc(name string, taskFunc AppTaskFunc) 
 }
 
 // DriverConfig returns the Mesos driver config for this GoTask executor.
-// Its driver runs on mesosgot's messenger, which takes messages only from
-// the executor's agent.
+// Its addresses follow libprocess: LIBPROCESS_IP (which the agent passes
+// its executors), LIBPROCESS_PORT and LIBPROCESS_ADVERTISE_IP when set,
+// else the IP of the interface that routes to the agent. Its driver runs
+// on mesosgot's messenger, which takes messages only from the executor's
+// agent. A bad address value is logged and leaves
+// the driver's own defaults; Run returns it as an error.
 func (exc *GoTaskExecutor) DriverConfig() exec.DriverConfig {
-	cfg := exec.DriverConfig{Executor: exc}
-	useExecutorMessenger(&cfg, exc.tokens) // messenger_exec.go
+	cfg, err := exc.driverConfig()
+	if err != nil {
+		log.Errorf("%v", err)
+	}
 	return cfg
+}
+
+func (exc *GoTaskExecutor) driverConfig() (exec.DriverConfig, error) {
+	cfg := exec.DriverConfig{Executor: exc}
+	p, ok, err := executorAddresses(os.Getenv, net.LookupIP, routeIP)
+	if ok {
+		cfg.BindingAddress, cfg.BindingPort, cfg.PublishedAddress = p.BindIP, p.DriverPort, p.AdvertiseIP
+		if p.BindIP.IsUnspecified() {
+			cfg.HostnameOverride = p.AdvertiseIP.String()
+		}
+	}
+	useExecutorMessenger(&cfg, exc.tokens) // reads the addresses set above
+	return cfg, err
 }
 
 // Run builds the mesos-go executor driver (which reads the MESOS_*
 // environment the agent sets) and runs until the driver stops. It returns
 // nil when the driver stopped normally.
 func (exc *GoTaskExecutor) Run() error {
-	driver, err := exec.NewMesosExecutorDriver(exc.DriverConfig())
+	cfg, err := exc.driverConfig()
+	if err != nil {
+		return err
+	}
+	driver, err := exec.NewMesosExecutorDriver(cfg)
 	if err != nil {
 		return fmt.Errorf("mesosgot: creating the executor driver: %w", err)
 	}

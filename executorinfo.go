@@ -11,13 +11,13 @@ import (
 
 // prepareArtifacts makes the executor binary fetchable: a URL is used as
 // it is, a local path is served by the artifact server.
-func (schd *GoTaskScheduler) prepareArtifacts(bindIP net.IP) error {
+func (schd *GoTaskScheduler) prepareArtifacts(bindIP, advertiseIP net.IP) error {
 	p := schd.conf.ExecutorPath
 	if isURL(p) {
 		schd.executorURI = p
 		return nil
 	}
-	a, err := startArtifactServer(bindIP, schd.conf.ArtifactPort, p)
+	a, err := startArtifactServer(bindIP, advertiseIP, schd.conf.ArtifactPort, p)
 	if err != nil {
 		return err
 	}

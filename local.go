@@ -44,6 +44,10 @@ func (schd *GoTaskScheduler) prepareMaster() error {
 	if err != nil {
 		return err
 	}
+	ip := schd.drvConf.BindingAddress
+	if ip.IsUnspecified() {
+		ip = schd.drvConf.PublishedAddress
+	}
 	tasks := schd.app.TasksResourceInfo()
 	factor := schd.conf.LocalCapacityFactor
 	if factor <= 0 {
@@ -63,7 +67,7 @@ func (schd *GoTaskScheduler) prepareMaster() error {
 		Agents:    agents,
 		Resources: res,
 		WorkDir:   workDir,
-		IP:        schd.drvConf.BindingAddress.String(),
+		IP:        ip.String(),
 		Logf: func(format string, args ...any) {
 			log.Infof("localmesos: "+format, args...)
 		},

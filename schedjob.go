@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"runtime/debug"
 	"sort"
-	"strings"
 	"time"
 
 	log "github.com/golang/glog"
@@ -281,14 +280,11 @@ func (j *schedJob) setupTasks() error {
 		if info == nil {
 			continue
 		}
-		if info.Count < 0 {
-			return fmt.Errorf("mesosgot: task %q: negative count %d", info.Name, info.Count)
+		if err := validateTasks([]*AppTaskResourceInfo{info}); err != nil {
+			return err
 		}
 		if err := validateTaskResources(info.Resources); err != nil {
 			return fmt.Errorf("mesosgot: task %q: %w", info.Name, err)
-		}
-		if info.Name == "" || strings.ContainsRune(info.Name, 0) {
-			return fmt.Errorf("mesosgot: task name %q: want a non-empty name without NUL bytes", info.Name)
 		}
 		res := info.Resources
 		if len(toMesosResources(res)) == 0 {

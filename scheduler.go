@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -83,8 +82,11 @@ type GoTaskScheduler struct {
 // NewGoTaskScheduler creates a new Go Task Scheduler to be used with a
 // Mesos scheduler driver. If an AppTaskScheduler is given, it provides the
 // tasks' resource requirements and the app scheduling; otherwise a
-// DefAppTaskScheduler is used. userName is the framework's user ("" lets
-// Mesos pick the current user); a nil conf means DefaultSchedulerConfig().
+// DefAppTaskScheduler is used. userName is the framework's user, whom
+// agents run the executor as (it must exist on every agent); conf.User
+// (-user), when set, overrides it, and when both are empty the mesos-go
+// driver fills in the OS user running the scheduler. A nil conf means
+// DefaultSchedulerConfig().
 //
 // Problems with the config (an unreadable secret file, a bad address, a busy
 // artifact port) are reported by Err, DriverConfig's caller via Err, and Run.
@@ -113,12 +115,21 @@ func NewGoTaskScheduler(userName string, conf *GoTaskSchedConfig, aps AppTaskSch
 // SpawnTask asks for count tasks named name-0 .. name-(count-1) in the
 // cluster, each with the resources res ("cpus", "mem", ...). Call it before
 // the driver starts.
+//
+// Each task's name is also its Mesos TaskID, so the names must pass Mesos'
+// task ID validation: name-(count-1) at most 255 bytes, and name not empty
+// and free of control characters, '/' and '\'. A name that does not is
+// logged here, and the job does not start: Err (after DriverConfig) and Run
+// return an error saying why.
 func (sched *GoTaskScheduler) SpawnTask(name string, count int, res map[string]float64) {
+	noteSpawnError([]*AppTaskResourceInfo{{Name: name, Count: count}})
 	sched.app.SpawnTask(name, count, res)
 }
 
-// SpawnTasks asks for a set of tasks, with their Args and Env.
+// SpawnTasks asks for a set of tasks, with their Args and Env. Names are
+// checked as SpawnTask checks them.
 func (sched *GoTaskScheduler) SpawnTasks(tasks []*AppTaskResourceInfo) {
+	noteSpawnError(tasks)
 	sched.app.SpawnTasks(tasks)
 }
 
@@ -166,8 +177,12 @@ func (schd *GoTaskScheduler) DriverConfig() (drvConfig sched.DriverConfig) {
 // prepare builds the driver config and starts the artifact server.
 func (schd *GoTaskScheduler) prepare() error {
 	c := schd.conf
+	user := schd.user
+	if c.User != "" {
+		user = c.User
+	}
 	fw := &mesos.FrameworkInfo{
-		User: proto.String(schd.user),
+		User: proto.String(user),
 		Name: proto.String(c.FrameworkName),
 	}
 	if c.FailoverTimeout > 0 {
@@ -180,15 +195,25 @@ func (schd *GoTaskScheduler) prepare() error {
 		Framework: fw,
 		Master:    c.Master,
 	}
-	bindIP := net.ParseIP(c.Address)
-	if bindIP == nil {
-		addrs, err := net.LookupIP(c.Address)
-		if err != nil || len(addrs) == 0 {
-			return fmt.Errorf("mesosgot: cannot resolve -address %q: %v", c.Address, err)
-		}
-		bindIP = addrs[0]
+	if err := validateTasks(schd.app.TasksResourceInfo()); err != nil {
+		return err
 	}
+	addrs, err := systemAddresses(c)
+	if err != nil {
+		return err
+	}
+	bindIP := addrs.BindIP
+	if addrs.Warning != "" {
+		log.Warningf("mesosgot: %s", addrs.Warning)
+	}
+	log.Infof("mesosgot: scheduler binds %s, advertises %s (%s), driver on %s", bindIP, addrs.AdvertiseIP, addrs.Why, portString(addrs.DriverPort))
 	schd.drvConf.BindingAddress = bindIP
+	schd.drvConf.BindingPort = addrs.DriverPort
+	schd.drvConf.PublishedAddress = addrs.AdvertiseIP
+	if bindIP.IsUnspecified() {
+		// mesos-go would otherwise resolve the host name for its UPID.
+		schd.drvConf.HostnameOverride = addrs.AdvertiseIP.String()
+	}
 	if c.MesosAuthPrincipal != "" {
 		fw.Principal = proto.String(c.MesosAuthPrincipal)
 		cred := &mesos.Credential{Principal: proto.String(c.MesosAuthPrincipal)}
@@ -209,7 +234,7 @@ func (schd *GoTaskScheduler) prepare() error {
 	if err := schd.prepareMaster(); err != nil {
 		return err
 	}
-	return schd.prepareArtifacts(bindIP)
+	return schd.prepareArtifacts(bindIP, addrs.AdvertiseIP)
 }
 
 // Registered is the mesos-go callback for a successful registration.

@@ -117,10 +117,11 @@ func newAgent(c *Cluster, n int, opts agentOpts) (*agent, error) {
 		frameworks: map[string]*agentFramework{},
 		streams:    map[string]*updateStream{},
 	}
-	ready := make(chan struct{}) // handlers wait for a.proc and a.pid (ready.go)
-	defer close(ready)
-	proc, err := libprocess.New(fmt.Sprintf("slave(%d)", n), c.ip, opts.port, nil, func(raw messenger.Messenger) error {
-		ms := gatedMessenger{Messenger: raw, ready: ready}
+	// Handlers run as soon as the process listens: they wait for the
+	// fields below.
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	proc, err := libprocess.New(fmt.Sprintf("slave(%d)", n), c.ip, opts.port, nil, func(ms messenger.Messenger) error {
 		for _, err := range []error{
 			handle(ms, guard(a, a.runTask)),
 			handle(ms, guard(a, a.killTask)),
@@ -142,7 +143,7 @@ func newAgent(c *Cluster, n int, opts agentOpts) (*agent, error) {
 			}
 		}
 		return nil
-	}, agentSecret(c.cfg.ClusterSecret))
+	}, agentSecret(c.cfg.ClusterSecret), libprocess.WithCheckFrom(!c.cfg.NoSenderCheck))
 	if err != nil {
 		return nil, err
 	}

@@ -100,6 +100,10 @@ func newMaster(c *Cluster) (*master, error) {
 		authn:      map[string]string{},
 		sessions:   map[string]*authSession{},
 	}
+	// Handlers run as soon as the process listens (an agent may be
+	// retrying its registration already): they wait for the fields below.
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	routes := map[string]http.HandlerFunc{}
 	for _, p := range []string{"/state", "/state.json", "/master/state", "/master/state.json"} {
 		routes[p] = c.serveState
@@ -107,10 +111,7 @@ func newMaster(c *Cluster) (*master, error) {
 	for _, p := range []string{"/api/v1/scheduler", "/master/api/v1/scheduler"} {
 		routes[p] = refuseV1
 	}
-	ready := make(chan struct{}) // handlers wait for m.proc, m.pid and m.info (ready.go)
-	defer close(ready)
-	proc, err := libprocess.New("master", c.ip, c.cfg.Port, routes, func(raw messenger.Messenger) error {
-		ms := gatedMessenger{Messenger: raw, ready: ready}
+	proc, err := libprocess.New("master", c.ip, c.cfg.Port, routes, func(ms messenger.Messenger) error {
 		for _, err := range []error{
 			handle(ms, m.registerFramework),
 			handle(ms, m.reregisterFramework),
@@ -139,7 +140,7 @@ func newMaster(c *Cluster) (*master, error) {
 			}
 		}
 		return nil
-	}, masterSecret(c.cfg.ClusterSecret))
+	}, masterSecret(c.cfg.ClusterSecret), libprocess.WithCheckFrom(!c.cfg.NoSenderCheck))
 	if err != nil {
 		return nil, err
 	}

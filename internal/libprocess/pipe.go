@@ -27,6 +27,10 @@ import (
 // a broken connection, closes it, losing what was unanswered (libprocess
 // messages are best effort; the drivers and mesosgot's links retry).
 type PipeConn struct {
+	// Secret, when set before the first Write, returns the cluster secret
+	// to send with a message of the given name, or "" (Transport.SetSecret).
+	Secret func(name string) string
+
 	conn   net.Conn
 	bw     *bufio.Writer
 	sent   chan string   // names of requests written and not yet answered
@@ -139,8 +143,14 @@ func (p *PipeConn) Write(from string, msgs []*messenger.Message) error {
 			_ = p.conn.SetWriteDeadline(time.Now().Add(pipeWriteTimeout))
 		}
 		host := net.JoinHostPort(m.UPID.Host, m.UPID.Port)
-		if _, err := fmt.Fprintf(p.bw, "POST /%s/%s HTTP/1.1\r\nHost: %s\r\nLibprocess-From: %s\r\nContent-Type: application/x-protobuf\r\nConnection: Keep-Alive\r\nContent-Length: %s\r\n\r\n",
-			m.UPID.ID, m.Name, host, from, strconv.Itoa(len(m.Bytes))); err != nil {
+		secret := ""
+		if p.Secret != nil {
+			if s := p.Secret(m.Name); s != "" {
+				secret = SecretHeader + ": " + s + "\r\n"
+			}
+		}
+		if _, err := fmt.Fprintf(p.bw, "POST /%s/%s HTTP/1.1\r\nHost: %s\r\nLibprocess-From: %s\r\n%sContent-Type: application/x-protobuf\r\nConnection: Keep-Alive\r\nContent-Length: %s\r\n\r\n",
+			m.UPID.ID, m.Name, host, from, secret, strconv.Itoa(len(m.Bytes))); err != nil {
 			return err
 		}
 		if _, err := p.bw.Write(m.Bytes); err != nil {

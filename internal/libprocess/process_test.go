@@ -102,8 +102,8 @@ func TestDeadPeerDoesNotHoldUpOthers(t *testing.T) {
 	// A refused connection fails the queue at once rather than message by
 	// message.
 	require.Eventually(t, func() bool { return a.queued(dead) == 0 }, 10*time.Second, time.Millisecond)
-	// Behind the silent peer's first message, the rest are dropped once its
-	// send times out.
+	// Messages to the silent peer are written without waiting for its
+	// answers (pipelined), so its queue empties too.
 	require.Eventually(t, func() bool { return a.queued(silent) == 0 }, 3*SendTimeout, 10*time.Millisecond)
 }
 
@@ -114,7 +114,6 @@ func TestSendQueueIsBounded(t *testing.T) {
 		a.Send(&silent, ping())
 	}
 	assert.LessOrEqual(t, a.queued(silent), MaxQueuedPerDestination)
-	assert.GreaterOrEqual(t, a.queued(silent), MaxQueuedPerDestination-1)
 	// Stop with a send in flight and messages queued returns promptly.
 	stopped := make(chan struct{})
 	go func() { a.Stop(); close(stopped) }()

@@ -66,7 +66,7 @@ func parseRequest(r *http.Request, self upid.UPID, installed func(string) bool, 
 	if r.ContentLength > MaxMessageBytes {
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body of %d bytes exceeds the %d byte limit", r.ContentLength, MaxMessageBytes)
 	}
-	body, err := readBody(r, MaxMessageBytes+1) // body.go: one buffer of the announced length
+	body, err := readBody(r, MaxMessageBytes+1) // body.go
 	if err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("reading the body: %w", err)
 	}

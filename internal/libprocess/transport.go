@@ -239,6 +239,7 @@ type StatusError struct {
 	Peer, Message, Status string
 }
 
+// Error describes the refusal.
 func (e *StatusError) Error() string {
 	return e.Peer + " answered " + e.Status + " to " + e.Message
 }
@@ -264,6 +265,16 @@ func (t *Transport) serveMessage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "stopped", http.StatusServiceUnavailable)
 	case <-r.Context().Done():
 	}
+}
+
+// secretFor returns the secret to send with a message named name, or "".
+func (t *Transport) secretFor(name string) string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.secretOut[name] {
+		return t.pol.secret
+	}
+	return ""
 }
 
 func (t *Transport) isInstalled(name string) bool {

@@ -100,7 +100,7 @@ func ReadCredentials(path string) (map[string]string, error) {
 }
 
 // ParseCredentials parses the contents b of the credentials file path (see
-// ReadCredentials); an entry with an empty principal or secret is refused.
+// ReadCredentials); empty principals and secrets are refused.
 func ParseCredentials(path string, b []byte) (map[string]string, error) {
 	creds := map[string]string{}
 	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
