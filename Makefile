@@ -5,7 +5,7 @@ BIN := bin
 #   make run ARGS="-workers 8 -messages 10000"
 ARGS ?=
 
-.PHONY: all build vet test examples run pingpong elevator mesos-local clean
+.PHONY: all build vet test test-deps examples run pingpong elevator mesos-local clean
 
 all: build
 
@@ -15,8 +15,23 @@ build:
 vet:
 	$(GO) vet ./...
 
-test: vet
+test: vet test-deps
 	$(GO) test -race -timeout 30m ./...
+
+# test-deps installs what the tests need on a Debian machine when run as
+# root with apt (ZooKeeper, which pulls in a Java runtime); elsewhere it says
+# what is missing, and the tests needing it are skipped loudly.
+ZOOKEEPER_JAR := /usr/share/java/zookeeper.jar
+.PHONY: test-deps
+test-deps:
+	@if [ -e $(ZOOKEEPER_JAR) ] && command -v java >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing ZooKeeper (Debian package zookeeper) for the high-availability tests"; \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper) \
+			|| echo "!!! apt-get install zookeeper failed: the ZooKeeper tests will not run"; \
+	else \
+		echo "!!! ZooKeeper ($(ZOOKEEPER_JAR)) missing and not root with apt: the ZooKeeper tests will be skipped"; \
+	fi
 
 examples:
 	mkdir -p $(BIN)
