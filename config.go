@@ -41,6 +41,15 @@ type GoTaskSchedConfig struct {
 	// RegistrationTimeout bounds the wait for the framework's registration
 	// (an unreachable master); 0 waits forever. Default 2 minutes.
 	RegistrationTimeout time.Duration
+	// MasterLostTimeout bounds how long a running job goes on without a
+	// master: after the master has been unreachable (or the driver
+	// disconnected and not re-registered) this long, the job fails with an
+	// error naming the master. 0 waits forever. Default 60 seconds.
+	MasterLostTimeout time.Duration
+	// Checkpoint sets the framework's checkpoint flag, so that agents
+	// checkpoint its executors and tasks and can recover them after an
+	// agent restart. Default true.
+	Checkpoint bool
 }
 
 // DefaultSchedulerConfig returns the defaults, with no flag read.
@@ -56,6 +65,8 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 		ExecutorResources: map[string]float64{"cpus": 0.1, "mem": 32},
 
 		RegistrationTimeout: 2 * time.Minute,
+		MasterLostTimeout:   60 * time.Second,
+		Checkpoint:          true,
 	}
 }
 
@@ -64,7 +75,8 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 // mesos-go's example scheduler: -master, -address, -artifactPort,
 // -executor, -mesos_authentication_provider,
 // -mesos_authentication_principal, -mesos_authentication_secret_file, plus
-// -task_refuse_seconds.
+// -task_refuse_seconds, -registration_timeout, -master_lost_timeout and
+// -checkpoint.
 func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	c := DefaultSchedulerConfig()
 	fs.StringVar(&c.Address, "address", c.Address, "Binding address for artifact server")
@@ -76,6 +88,8 @@ func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	fs.StringVar(&c.MesosAuthSecretFile, "mesos_authentication_secret_file", c.MesosAuthSecretFile, "Mesos authentication secret file.")
 	fs.Float64Var(&c.TaskRefuseSeconds, "task_refuse_seconds", c.TaskRefuseSeconds, "Seconds to refuse offers declined because they could not hold the whole job")
 	fs.DurationVar(&c.RegistrationTimeout, "registration_timeout", c.RegistrationTimeout, "How long to wait for the framework to register with the master (0: forever)")
+	fs.DurationVar(&c.MasterLostTimeout, "master_lost_timeout", c.MasterLostTimeout, "How long a running job goes on without a reachable master before it fails (0: forever); use -master=zk://... with several masters to survive a master's loss")
+	fs.BoolVar(&c.Checkpoint, "checkpoint", c.Checkpoint, "Ask agents to checkpoint the framework's executors and tasks (recovery after an agent restart)")
 	return c
 }
 

@@ -114,6 +114,7 @@ type schedJob struct {
 	appPanic string // the app scheduler's panic value, set before appDone closes
 	jobErr   error
 	deadline time.Time // of the current draining/stopping phase
+	ha       haState   // the master's presence and reconciliation (masterwatch.go, reconcile.go)
 }
 
 func newSchedJob(s *GoTaskScheduler, driver sched.SchedulerDriver, epoch uint64) *schedJob {
@@ -152,6 +153,7 @@ func (j *schedJob) loop() {
 	}()
 	ticker := time.NewTicker(j.s.timing.Tick)
 	defer ticker.Stop()
+	j.startMasterProbe()
 	for j.phase != phaseDone {
 		inCh, inHead, evCh, evHead := j.appHeads()
 		var outCh chan GoTaskMsg
@@ -198,10 +200,12 @@ func (j *schedJob) loop() {
 				}
 			}
 			j.checkDeadlines()
+			j.haTick()
 		}
 		j.flush()
 		j.advance()
 	}
+	j.stopMasterProbe()
 	j.finish()
 }
 
@@ -285,6 +289,7 @@ func (j *schedJob) emit(t SchedEventType, data interface{}) {
 }
 
 func (j *schedJob) registered(frameworkID string) {
+	j.masterBack()
 	j.frameworkID = frameworkID
 	j.emit(Registered, frameworkID)
 }
@@ -545,6 +550,7 @@ func (j *schedJob) statusUpdate(st *mesos.TaskStatus) {
 		log.Warningf("mesosgot: status %s for unknown task %s ignored", st.GetState(), name)
 		return
 	}
+	j.reconciled(st)
 	if t.terminal {
 		return
 	}
@@ -557,6 +563,7 @@ func (j *schedJob) statusUpdate(st *mesos.TaskStatus) {
 	if st.GetMessage() != "" {
 		cause += ": " + st.GetMessage()
 	}
+	cause = reconcileCause(st, cause)
 	switch st.GetState() {
 	case mesos.TaskState_TASK_STAGING, mesos.TaskState_TASK_STARTING:
 		return

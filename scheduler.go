@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gogo/protobuf/proto"
 	log "github.com/golang/glog"
@@ -57,6 +58,13 @@ type GoTaskScheduler struct {
 	linkCfg linkConfig
 	// timing of the job's end (tests may shrink it).
 	timing jobTiming
+	// reconTiming is the backoff of reconciliation after re-registration.
+	reconTiming reconcileTiming
+	// masterPoke wakes the master probe on a network error toward the master.
+	masterPoke chan struct{}
+	// probeMaster is set once a driver built from DriverConfig made its
+	// messenger: only then is there a real master to probe.
+	probeMaster atomic.Bool
 }
 
 // NewGoTaskScheduler creates a new Go Task Scheduler to be used with a
@@ -85,6 +93,7 @@ func NewGoTaskScheduler(userName string, conf *GoTaskSchedConfig, aps AppTaskSch
 		startFail:    make(chan struct{}),
 		linkCfg:      defaultLinkConfig(),
 		timing:       defaultJobTiming(),
+		reconTiming:  defaultReconcileTiming(),
 	}
 }
 
@@ -134,6 +143,9 @@ func (schd *GoTaskScheduler) prepare() error {
 		User: proto.String(schd.user),
 		Name: proto.String(c.FrameworkName),
 	}
+	if c.Checkpoint {
+		fw.Checkpoint = proto.Bool(true)
+	}
 	if c.FailoverTimeout > 0 {
 		fw.FailoverTimeout = proto.Float64(c.FailoverTimeout.Seconds())
 	}
@@ -169,6 +181,7 @@ func (schd *GoTaskScheduler) prepare() error {
 		}
 		schd.watchAuthentication(&schd.drvConf)
 	}
+	schd.watchMaster(&schd.drvConf)
 	if err := schd.prepareMaster(); err != nil {
 		return err
 	}
@@ -185,13 +198,13 @@ func (sched *GoTaskScheduler) Registered(driver sched.SchedulerDriver, framework
 // Reregistered is the mesos-go callback for re-registration with a (new) master.
 func (sched *GoTaskScheduler) Reregistered(driver sched.SchedulerDriver, masterInfo *mesos.MasterInfo) {
 	log.Infof("mesosgot: framework re-registered with master %s", masterInfo.GetId())
-	sched.call(driver, func(j *schedJob) { j.emit(Reregistered, masterInfo.GetId()) })
+	sched.call(driver, func(j *schedJob) { j.masterReregistered(masterInfo.GetId()) })
 }
 
 // Disconnected is the mesos-go callback for losing the master.
 func (sched *GoTaskScheduler) Disconnected(driver sched.SchedulerDriver) {
 	log.Warningf("mesosgot: disconnected from master")
-	sched.call(driver, func(j *schedJob) { j.emit(Disconnected, nil) })
+	sched.call(driver, func(j *schedJob) { j.masterDisconnected() })
 }
 
 // ResourceOffers is the mesos-go callback for offers: it launches the whole
