@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -15,28 +16,54 @@ import (
 	"github.com/mesosgot/mesosgot/internal/libprocess"
 )
 
-// agent is a Mesos agent process ("slave(N)@ip:port"): it runs executors as
-// child processes and relays status updates and framework messages.
+// agent is a Mesos agent process ("slave(N)@ip:port"): it registers with
+// the master over the wire, answers its pings, runs executors as child
+// processes and relays status updates and framework messages.
+//
+// Its mutable state is guarded by mu; send and toMaster are called with mu
+// held.
 type agent struct {
 	c    *Cluster
-	id   string
+	n    int // the N of slave(N)
 	proc *libprocess.Process
 	pid  upid.UPID
-	info *mesos.SlaveInfo
+	opts agentOpts
 
-	mu         sync.Mutex
-	lost       bool
-	frameworks map[string]*agentFramework
-	streams    map[string]*updateStream // by framework ID + "/" + task ID
-	runs       int
+	mu                sync.Mutex
+	id                string           // given by the master at registration; "" before
+	info              *mesos.SlaveInfo // Id set once registered
+	lost              bool             // crashed (LoseAgent): every message in and out is dropped
+	registered        bool             // (re-)registered with the master and not since disconnected
+	everReg           chan struct{}    // closed at the first registration
+	stopPing          func()           // stops the pending ping timeout
+	pingGen           int              // which ping timeout is current
+	masterPingTimeout time.Duration    // re-register after this long without a ping
+	stopReg           func()           // stops the pending registration retry
+	frameworks        map[string]*agentFramework
+	streams           map[string]*updateStream // by framework ID + "/" + task ID
+	runs              int
+
+	cut atomic.Bool // partitioned (PartitionAgent): only executor traffic passes
+}
+
+// agentOpts is what an agent is told besides the cluster configuration.
+type agentOpts struct {
+	master     upid.UPID // the master's pid
+	port       int       // 0 = any free port
+	hostname   string    // SlaveInfo.hostname; default the IP
+	attributes []*mesos.Attribute
+	idFile     string // where the agent ID is kept across restarts; "" = nowhere
 }
 
 type agentFramework struct {
 	id           string
 	info         *mesos.FrameworkInfo
-	pid          string
+	pid          string // the scheduler's pid, from RunTaskMessage and UpdateFrameworkMessage
 	executors    map[string]*executor
 	shuttingDown bool
+
+	parsedFrom string // pid that parsed was parsed from
+	parsed     *upid.UPID
 }
 
 type execState int
@@ -79,25 +106,33 @@ type updateStream struct {
 	stopRetry func()
 }
 
-func newAgent(c *Cluster, n int) (*agent, error) {
+// newAgent starts agent process slave(n); it registers once
+// startRegistration is called.
+func newAgent(c *Cluster, n int, opts agentOpts) (*agent, error) {
 	a := &agent{
 		c:          c,
-		id:         fmt.Sprintf("%s-S%d", c.runID, n-1),
+		n:          n,
+		opts:       opts,
+		everReg:    make(chan struct{}),
 		frameworks: map[string]*agentFramework{},
 		streams:    map[string]*updateStream{},
 	}
-	proc, err := libprocess.New(fmt.Sprintf("slave(%d)", n), c.ip, 0, nil, func(ms messenger.Messenger) error {
+	proc, err := libprocess.New(fmt.Sprintf("slave(%d)", n), c.ip, opts.port, nil, func(ms messenger.Messenger) error {
 		for _, err := range []error{
-			handle(ms, a.runTask),
-			handle(ms, a.killTask),
-			handle(ms, a.shutdownFramework),
-			handle(ms, a.updateFramework),
-			handle(ms, a.statusUpdateAck),
-			handle(ms, a.frameworkToExecutor),
-			handle(ms, a.registerExecutor),
-			handle(ms, a.reregisterExecutor),
-			handle(ms, a.statusUpdate),
-			handle(ms, a.executorToFramework),
+			handle(ms, guard(a, a.runTask)),
+			handle(ms, guard(a, a.killTask)),
+			handle(ms, guard(a, a.shutdownFramework)),
+			handle(ms, guard(a, a.updateFramework)),
+			handle(ms, guard(a, a.statusUpdateAck)),
+			handle(ms, guard(a, a.frameworkToExecutor)),
+			handle(ms, guard(a, a.registerExecutor)),
+			handle(ms, guard(a, a.reregisterExecutor)),
+			handle(ms, guard(a, a.statusUpdate)),
+			handle(ms, guard(a, a.executorToFramework)),
+			handle(ms, guard(a, a.slaveRegistered)),
+			handle(ms, guard(a, a.slaveReregistered)),
+			handle(ms, guard(a, a.ping)),
+			handle(ms, guard(a, a.shutdownAgent)),
 		} {
 			if err != nil {
 				return err
@@ -111,42 +146,70 @@ func newAgent(c *Cluster, n int) (*agent, error) {
 	a.proc = proc
 	a.pid = proc.PID()
 	port, _ := strconv.Atoi(a.pid.Port)
+	host := opts.hostname
+	if host == "" {
+		host = c.cfg.IP
+	}
 	a.info = &mesos.SlaveInfo{
-		Hostname:  proto.String(c.cfg.IP),
-		Port:      proto.Int32(int32(port)),
-		Resources: c.resources,
-		Id:        a.slaveID(),
+		Hostname:   proto.String(host),
+		Port:       proto.Int32(int32(port)),
+		Resources:  c.resources,
+		Attributes: opts.attributes,
+	}
+	a.id = readAgentID(opts.idFile)
+	if a.id != "" {
+		a.info.Id = a.slaveID()
 	}
 	return a, nil
 }
 
 func (a *agent) slaveID() *mesos.SlaveID { return &mesos.SlaveID{Value: proto.String(a.id)} }
 
+// send sends msg unless the agent is lost, or partitioned and to is not
+// one of its executors. Called with a.mu held.
 func (a *agent) send(to *upid.UPID, msg proto.Message) {
-	if !a.lost {
-		a.proc.Send(to, msg)
+	if a.lost || (a.cut.Load() && !a.isExecutorLocked(to)) {
+		return
 	}
+	a.proc.Send(to, msg)
 }
 
 func (a *agent) toMaster(msg proto.Message) {
 	if !a.c.isClosing() {
-		a.send(&a.c.master.pid, msg)
+		a.send(&a.opts.master, msg)
 	}
 }
 
-func (a *agent) fromMaster(from *upid.UPID) bool { return from.Equal(&a.c.master.pid) }
+func (a *agent) fromMaster(from *upid.UPID) bool { return from.Equal(&a.opts.master) }
 
-// ---------------------------------------------------------------------------
-// From the master
+// guard wraps a message handler: a partitioned agent only hears its
+// executors.
+func guard[M any](a *agent, h func(*upid.UPID, M)) func(*upid.UPID, M) {
+	return func(from *upid.UPID, msg M) {
+		if a.cut.Load() {
+			a.mu.Lock()
+			ok := a.isExecutorLocked(from)
+			a.mu.Unlock()
+			if !ok {
+				return
+			}
+		}
+		h(from, msg)
+	}
+}
 
-// ---------------------------------------------------------------------------
-// From executors
-
-// ---------------------------------------------------------------------------
-// Status update streams
-
-// ---------------------------------------------------------------------------
-// Executor processes
+// isExecutorLocked reports whether pid is one of the agent's registered
+// executors.
+func (a *agent) isExecutorLocked(pid *upid.UPID) bool {
+	for _, fw := range a.frameworks {
+		for _, ex := range fw.executors {
+			if ex.pid != nil && ex.pid.Equal(pid) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // shutdownAll shuts every framework down (Close) and returns channels
 // closed as each executor exits.
@@ -184,6 +247,7 @@ func (a *agent) lose() bool {
 		return false
 	}
 	a.lost = true
+	a.stopTimersLocked()
 	for _, fw := range a.frameworks {
 		for _, ex := range fw.executors {
 			if ex.state == execLaunching {

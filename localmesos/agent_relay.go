@@ -9,6 +9,10 @@ import (
 
 // frameworkToExecutor delivers a scheduler's message (sent here directly or
 // through the master) to the executor.
+//
+// Executor messages go the other way straight to the scheduler, as Mesos'
+// Slave::executorMessage sends them, not through the master; status updates
+// do go through the master.
 func (a *agent) frameworkToExecutor(from *upid.UPID, msg *mesos.FrameworkToExecutorMessage) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -81,7 +85,32 @@ func (a *agent) executorToFramework(from *upid.UPID, msg *mesos.ExecutorToFramew
 		a.c.stats.fwMsgsDropped.Add(1)
 		return
 	}
+	if !a.registered {
+		// As Mesos' Slave::executorMessage: only a running agent relays.
+		log.Warningf("localmesos: agent %s: dropping framework message from executor %q of framework %q: not registered with a master",
+			a.id, fm.ExecutorID, fm.FrameworkID)
+		a.c.stats.fwMsgsDropped.Add(1)
+		return
+	}
 	out := proto.Clone(msg).(*mesos.ExecutorToFrameworkMessage)
 	out.SlaveId = a.slaveID()
-	a.carry(fm, &a.c.master.pid, out)
+	a.carry(fm, a.schedulerPID(fw), out)
+}
+
+// schedulerPID is where executor messages for fw go: straight to its
+// scheduler (the pid from RunTaskMessage or UpdateFrameworkMessage), or
+// through the master while the agent does not know it.
+func (a *agent) schedulerPID(fw *agentFramework) *upid.UPID {
+	if fw.pid == "" {
+		return &a.opts.master
+	}
+	if fw.parsedFrom != fw.pid {
+		p, err := upid.Parse(fw.pid)
+		if err != nil {
+			log.Warningf("localmesos: agent %s: framework %s has a bad scheduler pid %q: %v; sending through the master", a.id, fw.id, fw.pid, err)
+			return &a.opts.master
+		}
+		fw.parsed, fw.parsedFrom = p, fw.pid
+	}
+	return fw.parsed
 }

@@ -67,6 +67,20 @@ type Config struct {
 	// schedulers still listen; a scheduler that does not is disconnected and
 	// removed after its failover_timeout; default 1s.
 	LinkCheckInterval time.Duration
+	// AgentPingTimeout is how long the master waits for an agent's answer
+	// to each health-check ping (Mesos' --agent_ping_timeout); default 15s.
+	AgentPingTimeout time.Duration
+	// MaxAgentPingTimeouts is how many pings in a row an agent may leave
+	// unanswered before the master removes it, reporting its tasks
+	// TASK_LOST with REASON_SLAVE_REMOVED (Mesos'
+	// --max_agent_ping_timeouts); default 5. An agent that hears no ping for
+	// AgentPingTimeout × MaxAgentPingTimeouts registers again.
+	MaxAgentPingTimeouts int
+	// RegistrationBackoffFactor is the first back-off between an agent's
+	// registration attempts; it doubles up to one minute, each wait drawn
+	// at random below it (Mesos' --registration_backoff_factor); default
+	// 1s. The first attempt is made at once.
+	RegistrationBackoffFactor time.Duration
 	// Logf, when set, receives one line per framework registered or removed,
 	// task state change and executor exit.
 	Logf func(format string, args ...any)
@@ -124,12 +138,13 @@ type FrameworkState struct {
 	Removed   bool
 }
 
-// AgentState describes one agent.
+// AgentState is the master's view of one agent.
 type AgentState struct {
 	ID        string
 	PID       string
+	Hostname  string
 	Resources string
-	Lost      bool
+	Lost      bool // removed by the master (health check timed out or unregistered)
 }
 
 // ExecutorState describes one executor known to an agent.
@@ -168,12 +183,52 @@ type Cluster struct {
 	wg      sync.WaitGroup
 }
 
-// Start starts a master and cfg.Agents agents and returns once they all
-// listen.
+// Start starts a master and cfg.Agents agents in this process and returns
+// once every agent has registered with the master. The agents register,
+// are health-checked and report over the wire (loopback by default) exactly
+// as separate mesos-agent processes would.
 func Start(cfg Config) (*Cluster, error) {
 	if cfg.Agents <= 0 {
 		cfg.Agents = 1
 	}
+	c, err := newCluster(cfg)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Cluster, error) {
+		_ = c.Close()
+		return nil, err
+	}
+	c.master, err = newMaster(c)
+	if err != nil {
+		return fail(err)
+	}
+	c.goTracked(c.master.loop)
+	close(c.started)
+	for i := 1; i <= c.cfg.Agents; i++ {
+		a, err := newAgent(c, i, agentOpts{master: c.master.pid})
+		if err != nil {
+			return fail(err)
+		}
+		c.agents = append(c.agents, a)
+		// One at a time, so that agent IDs follow start order.
+		a.startRegistration()
+		select {
+		case <-a.everReg:
+		case <-time.After(agentStartTimeout):
+			return fail(fmt.Errorf("localmesos: agent %d did not register with the master within %v", i, agentStartTimeout))
+		}
+	}
+	c.logf("master %s listening on %s, %d agent(s), work dir %s", c.master.pid, c.MasterAddr(), len(c.agents), c.workDir)
+	return c, nil
+}
+
+// agentStartTimeout bounds how long Start waits for each agent to register.
+const agentStartTimeout = 10 * time.Second
+
+// newCluster applies cfg's defaults and prepares what the master and agents
+// share: configuration, counters, work directory and shutdown signal.
+func newCluster(cfg Config) (*Cluster, error) {
 	if cfg.Resources == "" {
 		cfg.Resources = DefaultResources
 	}
@@ -197,6 +252,15 @@ func Start(cfg Config) (*Cluster, error) {
 	}
 	if cfg.LinkCheckInterval <= 0 {
 		cfg.LinkCheckInterval = time.Second
+	}
+	if cfg.AgentPingTimeout <= 0 {
+		cfg.AgentPingTimeout = defaultAgentPingTimeout
+	}
+	if cfg.MaxAgentPingTimeouts <= 0 {
+		cfg.MaxAgentPingTimeouts = defaultMaxPingTimeouts
+	}
+	if cfg.RegistrationBackoffFactor <= 0 {
+		cfg.RegistrationBackoffFactor = defaultRegistrationBack
 	}
 	ip := net.ParseIP(cfg.IP).To4()
 	if ip == nil {
@@ -229,27 +293,6 @@ func Start(cfg Config) (*Cluster, error) {
 		}
 		c.workDir = cfg.WorkDir
 	}
-
-	fail := func(err error) (*Cluster, error) {
-		_ = c.Close()
-		return nil, err
-	}
-	c.master, err = newMaster(c)
-	if err != nil {
-		return fail(err)
-	}
-	for i := 1; i <= cfg.Agents; i++ {
-		a, err := newAgent(c, i)
-		if err != nil {
-			return fail(err)
-		}
-		c.agents = append(c.agents, a)
-		c.master.addAgent(a.id, a.pid, a.info)
-	}
-
-	c.goTracked(c.master.loop)
-	close(c.started)
-	c.logf("master %s listening on %s, %d agent(s), work dir %s", c.master.pid, c.MasterAddr(), len(c.agents), c.workDir)
 	return c, nil
 }
 
@@ -335,21 +378,70 @@ func (c *Cluster) KillExecutor(frameworkID, executorID string) error {
 	return fmt.Errorf("localmesos: no running executor %q of framework %q", executorID, frameworkID)
 }
 
-// LoseAgent makes agent agentID disappear: its executors are killed
-// silently, its messenger stops, and the master reports its tasks
-// TASK_LOST, rescinds its offers and sends LostSlaveMessage to every
-// framework.
+// LoseAgent makes agent agentID crash: its executors are killed without
+// reports and it stops answering. The master notices as Mesos' does, when
+// MaxAgentPingTimeouts pings in a row have gone unanswered (by default
+// 5 × 15 s), and then reports the agent's tasks TASK_LOST with
+// REASON_SLAVE_REMOVED, rescinds its offers and sends LostSlaveMessage to
+// every framework. RemoveAgentNow skips the wait.
 func (c *Cluster) LoseAgent(agentID string) error {
+	a := c.agent(agentID)
+	if a == nil {
+		return fmt.Errorf("localmesos: no agent %q", agentID)
+	}
+	if !a.lose() {
+		return fmt.Errorf("localmesos: agent %q already lost", agentID)
+	}
+	return nil
+}
+
+// RemoveAgentNow is LoseAgent followed at once by the master's removal of
+// the agent, without waiting for the health checks to time out.
+func (c *Cluster) RemoveAgentNow(agentID string) error {
+	if err := c.LoseAgent(agentID); err != nil {
+		return err
+	}
+	c.master.removeAgent(agentID)
+	return nil
+}
+
+// PartitionAgent cuts agent agentID off the network: every message between
+// it and the master or schedulers is dropped, while its executors keep
+// running and talking to it. Unless HealAgent is called first, the master
+// removes it after MaxAgentPingTimeouts unanswered pings.
+func (c *Cluster) PartitionAgent(agentID string) error {
+	a := c.agent(agentID)
+	if a == nil {
+		return fmt.Errorf("localmesos: no agent %q", agentID)
+	}
+	a.cut.Store(true)
+	c.logf("agent %s partitioned", agentID)
+	return nil
+}
+
+// HealAgent ends PartitionAgent: the agent answers pings again and, if the
+// master removed it meanwhile or it stopped hearing pings, re-registers
+// with the tasks and executors it still runs.
+func (c *Cluster) HealAgent(agentID string) error {
+	a := c.agent(agentID)
+	if a == nil {
+		return fmt.Errorf("localmesos: no agent %q", agentID)
+	}
+	a.cut.Store(false)
+	c.logf("agent %s healed", agentID)
+	return nil
+}
+
+func (c *Cluster) agent(agentID string) *agent {
 	for _, a := range c.agents {
-		if a.id == agentID {
-			if !a.lose() {
-				return fmt.Errorf("localmesos: agent %q already lost", agentID)
-			}
-			c.master.removeAgent(agentID)
-			return nil
+		a.mu.Lock()
+		id := a.id
+		a.mu.Unlock()
+		if id == agentID {
+			return a
 		}
 	}
-	return fmt.Errorf("localmesos: no agent %q", agentID)
+	return nil
 }
 
 // Stats returns a snapshot of the cluster's counters.
@@ -382,17 +474,9 @@ func (c *Cluster) Tasks() []TaskState { return c.master.tasks() }
 // Frameworks returns every framework the master has known, sorted by ID.
 func (c *Cluster) Frameworks() []FrameworkState { return c.master.frameworkStates() }
 
-// Agents returns the agents, in start order.
-func (c *Cluster) Agents() []AgentState {
-	var out []AgentState
-	for _, a := range c.agents {
-		a.mu.Lock()
-		lost := a.lost
-		a.mu.Unlock()
-		out = append(out, AgentState{ID: a.id, PID: a.pid.String(), Resources: FormatResources(c.resources), Lost: lost})
-	}
-	return out
-}
+// Agents returns the master's view of its agents, in registration order
+// (for Start's agents, start order).
+func (c *Cluster) Agents() []AgentState { return c.master.agentStates() }
 
 // Executors returns the executors the agents currently run or start.
 func (c *Cluster) Executors() []ExecutorState {
@@ -460,7 +544,7 @@ func (c *Cluster) serveState(w http.ResponseWriter, r *http.Request) {
 		st.Frameworks = append(st.Frameworks, x)
 	}
 	for _, a := range c.Agents() {
-		st.Slaves = append(st.Slaves, slave{ID: a.ID, PID: a.PID, Hostname: c.cfg.IP, Resources: a.Resources, Active: !a.Lost})
+		st.Slaves = append(st.Slaves, slave{ID: a.ID, PID: a.PID, Hostname: a.Hostname, Resources: a.Resources, Active: !a.Lost})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(st)

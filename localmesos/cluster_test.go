@@ -374,7 +374,7 @@ func TestDeclineFilterAndRevive(t *testing.T) {
 
 func TestLoseAgent(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, Config{Agents: 2})
+	c := startCluster(t, Config{Agents: 2, AgentPingTimeout: 100 * time.Millisecond, MaxAgentPingTimeouts: 3})
 	s := newTestSched()
 	d := startDriver(t, c, s, nil)
 	recv(t, s.registered, "registration")
@@ -388,9 +388,13 @@ func TestLoseAgent(t *testing.T) {
 	waitState(t, s, "t", mesos.TaskState_TASK_RUNNING)
 	pgid := c.Executors()[0].Pid
 
+	lostAt := time.Now()
 	require.NoError(t, c.LoseAgent(victim.GetSlaveId().GetValue()))
 	st := waitState(t, s, "t", mesos.TaskState_TASK_LOST)
+	t.Logf("agent removed %v after it was lost", time.Since(lostAt))
 	assert.Equal(t, mesos.TaskStatus_REASON_SLAVE_REMOVED, st.GetReason())
+	assert.Equal(t, "health check timed out", st.GetMessage())
+	assert.Equal(t, mesos.TaskStatus_SOURCE_MASTER, st.GetSource())
 	assert.Equal(t, victim.GetSlaveId().GetValue(), recv(t, s.agentLost, "agent lost"))
 	eventuallyGone(t, pgid)
 	assert.Error(t, c.LoseAgent(victim.GetSlaveId().GetValue()))

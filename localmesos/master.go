@@ -30,6 +30,7 @@ type master struct {
 	agentOrder []string
 	offers     map[string]*offer
 	nextFW     int
+	nextAgent  int
 	nextOffer  int
 	rr         int // round-robin start among frameworks
 
@@ -74,12 +75,16 @@ type offer struct {
 	res     resSet
 }
 
+// agentRec is the master's record of an agent.
 type agentRec struct {
 	id    string
 	pid   upid.UPID
 	info  *mesos.SlaveInfo
 	total resSet
-	lost  bool
+	lost  bool // removed (unreachable or unregistered); it may re-register
+
+	pinged   bool // a ping is unanswered
+	timeouts int  // pings in a row left unanswered
 }
 
 func newMaster(c *Cluster) (*master, error) {
@@ -114,6 +119,10 @@ func newMaster(c *Cluster) (*master, error) {
 			handle(ms, m.authenticate),
 			handle(ms, m.authenticationStart),
 			handle(ms, m.authenticationStep),
+			handle(ms, m.registerSlave),
+			handle(ms, m.reregisterSlave),
+			handle(ms, m.unregisterSlave),
+			handle(ms, m.pong),
 		} {
 			if err != nil {
 				return err
@@ -144,16 +153,21 @@ func (m *master) send(to *upid.UPID, msg proto.Message) {
 	}
 }
 
-// loop runs the periodic allocation and the scheduler link checks.
+// loop runs the periodic allocation, the scheduler link checks and the
+// agent health checks.
 func (m *master) loop() {
 	alloc := time.NewTicker(m.c.cfg.AllocationInterval)
 	defer alloc.Stop()
 	link := time.NewTicker(m.c.cfg.LinkCheckInterval)
 	defer link.Stop()
+	ping := time.NewTicker(m.c.cfg.AgentPingTimeout)
+	defer ping.Stop()
 	for {
 		select {
 		case <-m.c.closing:
 			return
+		case <-ping.C:
+			m.pingAgents()
 		case <-alloc.C:
 			m.mu.Lock()
 			m.allocate()
@@ -192,58 +206,3 @@ func (m *master) checkLinks() {
 		m.mu.Unlock()
 	}
 }
-
-func (m *master) addAgent(id string, pid upid.UPID, info *mesos.SlaveInfo) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.agents[id] = &agentRec{id: id, pid: pid, info: info, total: fromProto(info.GetResources())}
-	m.agentOrder = append(m.agentOrder, id)
-	m.allocate()
-}
-
-// ---------------------------------------------------------------------------
-// Framework lifecycle
-
-// ---------------------------------------------------------------------------
-// Allocation
-
-// ---------------------------------------------------------------------------
-// Launching
-
-// ---------------------------------------------------------------------------
-// Tasks, status updates and messages
-
-// removeAgent handles a lost agent: its offers are rescinded, its tasks
-// become TASK_LOST and every framework gets LostSlaveMessage.
-func (m *master) removeAgent(agentID string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a := m.agents[agentID]
-	if a == nil || a.lost {
-		return
-	}
-	a.lost = true
-	for _, fw := range m.frameworks {
-		if fw.removed {
-			continue
-		}
-		m.rescindOffers(fw, func(o *offer) bool { return o.agentID == agentID })
-		for _, t := range fw.tasks {
-			if t.agentID == agentID && !isTerminal(t.state) {
-				t.state = mesos.TaskState_TASK_LOST
-				t.status = &mesos.TaskStatus{TaskId: t.info.TaskId, State: t.state.Enum(), SlaveId: t.info.SlaveId,
-					Message: proto.String("agent " + agentID + " removed"), Reason: mesos.TaskStatus_REASON_SLAVE_REMOVED.Enum()}
-				m.masterUpdate(fw, t.info, mesos.TaskState_TASK_LOST, mesos.TaskStatus_REASON_SLAVE_REMOVED, "agent "+agentID+" removed")
-			}
-		}
-		delete(fw.executors, agentID)
-		if fw.connected {
-			m.send(fw.pid, &mesos.LostSlaveMessage{SlaveId: &mesos.SlaveID{Value: proto.String(agentID)}})
-		}
-	}
-	m.c.logf("agent %s lost", agentID)
-	m.allocate()
-}
-
-// ---------------------------------------------------------------------------
-// Introspection
