@@ -36,6 +36,8 @@ type master struct {
 
 	authn    map[string]string       // authenticated scheduler pid -> principal
 	sessions map[string]*authSession // by authenticatee pid
+
+	ha masterHA // leader election (election.go)
 }
 
 type framework struct {
@@ -96,11 +98,13 @@ func newMaster(c *Cluster) (*master, error) {
 		authn:      map[string]string{},
 		sessions:   map[string]*authSession{},
 	}
+	m.ha.zk = c.cfg.ZK != ""
 	routes := map[string]http.HandlerFunc{}
 	for _, p := range []string{"/state", "/state.json", "/master/state", "/master/state.json"} {
 		routes[p] = c.serveState
 	}
 	proc, err := libprocess.New("master", c.ip, c.cfg.Port, routes, func(ms messenger.Messenger) error {
+		ms = m.gate(ms)
 		for _, err := range []error{
 			handle(ms, m.registerFramework),
 			handle(ms, m.reregisterFramework),
