@@ -83,8 +83,8 @@ type Config struct {
 	RegistrationBackoffFactor time.Duration
 	// ZK, when set (zk://host:port[,host:port]/path), makes the master
 	// contend for leadership in that ZooKeeper group as Mesos' --zk does:
-	// until elected it drops every message. Start then does not wait for
-	// the agents to register.
+	// until elected it drops every message, and the agents register with
+	// whichever master of the group leads (Start does not wait for them).
 	ZK string
 	// ZKSessionTimeout is the ZooKeeper session timeout (Mesos'
 	// --zk_session_timeout); default 10s.
@@ -223,10 +223,14 @@ func Start(cfg Config) (*Cluster, error) {
 		}
 		c.agents = append(c.agents, a)
 		// One at a time, so that agent IDs follow start order.
-		a.startRegistration()
 		if c.cfg.ZK != "" {
-			continue // a standby master does not take registrations: do not wait
+			// the agents follow whichever master leads the group
+			if err := c.followLeader(a); err != nil {
+				return fail(err)
+			}
+			continue
 		}
+		a.startRegistration()
 		select {
 		case <-a.everReg:
 		case <-time.After(agentStartTimeout):

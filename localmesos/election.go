@@ -156,6 +156,7 @@ func (e *election) leader() string {
 // through ZooKeeper, and its election once started.
 type masterHA struct {
 	zk      bool // contends: until elected it drops every message
+	stopped atomic.Bool // StopMaster: it drops every message
 	elect   atomic.Pointer[election]
 	dropped atomic.Int64 // messages dropped while not elected
 }
@@ -163,6 +164,9 @@ type masterHA struct {
 // elected reports whether m acts as the master: always without ZooKeeper,
 // else once elected and until leadership is lost.
 func (m *master) elected() bool {
+	if m.ha.stopped.Load() {
+		return false
+	}
 	if !m.ha.zk {
 		return true
 	}
@@ -227,4 +231,31 @@ func (c *Cluster) startContending() error {
 		return nil
 	}
 	return c.master.contend(c.cfg.ZK, c.cfg.ZKSessionTimeout, c.cfg.IP)
+}
+
+// followLeader makes agent a of c follow the group's leader until c closes.
+func (c *Cluster) followLeader(a *agent) error {
+	stop, err := a.followLeader(c.cfg.ZK)
+	if err != nil {
+		return err
+	}
+	if !c.goTracked(func() {
+		<-c.closing
+		stop()
+	}) {
+		stop()
+	}
+	return nil
+}
+
+// StopMaster stops the cluster's master alone, as if its process had
+// died: it leaves the ZooKeeper group (so that a standby takes over) and
+// stops listening, while the agents and their executors go on. Close
+// still stops the rest.
+func (c *Cluster) StopMaster() {
+	m := c.master
+	m.ha.stopped.Store(true)
+	m.stopContending()
+	m.proc.Stop()
+	c.logf("master %s stopped", m.pid)
 }

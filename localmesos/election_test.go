@@ -67,20 +67,27 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// Two masters in one group: the first leads and takes the framework and
-// its agent; the standby drops what it is sent (its own agent's
-// registration) until the leader goes; then it leads, its agent registers
-// and the scheduler driver, following the group, re-registers with it.
+// Two masters in one group: the first leads and takes both clusters'
+// agents and the framework; the standby drops what it is sent (a framework
+// registering with it directly). When the leader's master stops, the
+// standby leads, the agents re-register with it and the scheduler driver,
+// following the group, re-registers too.
 func TestElectedMasterLeadsStandbyDropsAndTakesOver(t *testing.T) {
 	zs := zktest.Start(t)
 	url := zs.URL("/mesos")
-	a := startCluster(t, Config{ZK: url, ZKSessionTimeout: 2 * time.Second, RegistrationBackoffFactor: 100 * time.Millisecond})
+	cfg := Config{ZK: url, ZKSessionTimeout: 2 * time.Second, RegistrationBackoffFactor: 100 * time.Millisecond}
+	a := startCluster(t, cfg)
 	eventually(t, "first master elected", a.master.elected)
-	b := startCluster(t, Config{ZK: url, ZKSessionTimeout: 2 * time.Second, RegistrationBackoffFactor: 100 * time.Millisecond})
-	eventually(t, "standby drops its agent's registration", func() bool { return b.master.ha.dropped.Load() > 0 })
+	b := startCluster(t, cfg)
+	eventually(t, "every agent registers with the leader", func() bool { return len(a.Agents()) == 2 })
 	assert.False(t, b.master.elected())
 	assert.Empty(t, b.Agents())
-	assert.Equal(t, a.MasterPID(), b.master.ha.elect.Load().leader(), "the standby knows the leader")
+	eventually(t, "the standby knows the leader", func() bool { return b.master.ha.elect.Load().leader() == a.MasterPID() })
+
+	direct := newHASched()
+	startDriverAt(t, b.MasterAddr(), direct)
+	eventually(t, "the standby drops a registration", func() bool { return b.master.ha.dropped.Load() > 0 })
+	none(t, direct.registered, 500*time.Millisecond, "registration with a standby")
 
 	s := newHASched()
 	startDriverAt(t, url, s)
@@ -89,16 +96,16 @@ func TestElectedMasterLeadsStandbyDropsAndTakesOver(t *testing.T) {
 	assert.Empty(t, b.Frameworks())
 
 	gone := time.Now()
-	require.NoError(t, a.Close())
+	a.StopMaster()
 	eventually(t, "standby elected", b.master.elected)
 	elected := time.Since(gone)
 	pid := recv(t, s.rereg, "re-registration with the new leader")
 	assert.Equal(t, b.MasterPID(), pid)
-	t.Logf("leader closed -> standby elected %v -> framework re-registered %v", elected.Round(time.Millisecond), time.Since(gone).Round(time.Millisecond))
+	t.Logf("leader stopped -> standby elected %v -> framework re-registered %v", elected.Round(time.Millisecond), time.Since(gone).Round(time.Millisecond))
 	fws := b.Frameworks()
 	require.Len(t, fws, 1)
 	assert.Equal(t, fwID.GetValue(), fws[0].ID)
-	eventually(t, "the standby's agent registers once it leads", func() bool { return len(b.Agents()) == 1 })
+	eventually(t, "the agents re-register with the new leader", func() bool { return len(b.Agents()) == 2 })
 }
 
 func TestMasterDoesNotStartWithoutZooKeeper(t *testing.T) {
