@@ -259,3 +259,7 @@ func (c *Cluster) StopMaster() {
 	m.proc.Stop()
 	c.logf("master %s stopped", m.pid)
 }
+
+// Elected reports whether the cluster's master acts as the master: always
+// without ZooKeeper, else while it is the group's elected leader.
+func (c *Cluster) Elected() bool { return c.master.elected() }

@@ -160,12 +160,14 @@ func start(t testing.TB, java, cp string) (*Server, error) {
 	return s, nil
 }
 
-// waitReady polls "ruok" until "imok", the process exits, or StartTimeout.
+// waitReady polls "srvr" until the server says it serves (its mode), the
+// process exits, or StartTimeout. ("ruok" answers "imok" before the
+// database is loaded, while sessions are still refused.)
 func (s *Server) waitReady() error {
 	deadline := time.Now().Add(StartTimeout)
 	for {
-		reply, err := s.Command("ruok")
-		if err == nil && reply == "imok" {
+		reply, err := s.Command("srvr")
+		if err == nil && strings.Contains(reply, "Mode: ") {
 			return nil
 		}
 		select {
@@ -174,7 +176,7 @@ func (s *Server) waitReady() error {
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("server at %s did not answer ruok within %v (last: %q, %v)", s.Addr, StartTimeout, reply, err)
+			return fmt.Errorf("server at %s did not say it serves (srvr) within %v (last: %q, %v)", s.Addr, StartTimeout, reply, err)
 		}
 	}
 }

@@ -1,0 +1,128 @@
+package mesosgot
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mesosgot/mesosgot/internal/zktest"
+	"github.com/mesosgot/mesosgot/localmesos"
+)
+
+// failoverTimes are the moments of a master failover as the job saw them.
+type failoverTimes struct {
+	mu                                    sync.Mutex
+	kill, disconnected, reregistered, msg time.Time
+}
+
+func (f *failoverTimes) set(p *time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p.IsZero() {
+		*p = time.Now()
+	}
+}
+
+func (f *failoverTimes) String() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	since := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.Sub(f.kill).Round(time.Millisecond).String()
+	}
+	return fmt.Sprintf("kill -> Disconnected %s -> Reregistered %s -> first message delivered again %s",
+		since(f.disconnected), since(f.reregistered), since(f.msg))
+}
+
+// A job over -master=zk://... rides through the leading master's death:
+// a standby takes over, the agents and the framework re-register, and every
+// message of the ping-pong arrives once and in order (the seq tasks fail on
+// any gap, repeat or reorder).
+func TestJobSurvivesMasterFailover(t *testing.T) {
+	zs := zktest.Start(t)
+	url := zs.URL("/mesos")
+	cfg := localmesos.Config{ZK: url, ZKSessionTimeout: 2 * time.Second, RegistrationBackoffFactor: 100 * time.Millisecond}
+	a, err := localmesos.Start(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	deadline := time.Now().Add(30 * time.Second)
+	for !a.Elected() {
+		require.True(t, time.Now().Before(deadline), "first master not elected")
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
+	b, err := localmesos.Start(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+
+	conf := localConf(t, url)
+	conf.MasterLostTimeout = 60 * time.Second
+	s := NewGoTaskScheduler("", conf, nil)
+	s.SpawnTask("seq", 2, map[string]float64{"cpus": 1, "mem": 64})
+	const rounds = 2000
+	times := &failoverTimes{}
+	evs := &events{}
+	var appErr error
+	s.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+		if !untilRunning(2, evs, schedevent) {
+			appErr = fmt.Errorf("tasks not running")
+			return
+		}
+		for i := 0; i < rounds; i++ {
+			if i == rounds/2 {
+				times.set(&times.kill)
+				a.StopMaster()
+			}
+			for _, name := range []string{"seq-0", "seq-1"} {
+				schedout <- GoTaskMsg{TaskName: name, MessageData: strconv.Itoa(i)}
+			}
+			for got := 0; got < 2; {
+				select {
+				case m := <-schedin:
+					if m.MessageData != strconv.Itoa(i) {
+						appErr = fmt.Errorf("round %d: %s echoed %q", i, m.TaskName, m.MessageData)
+						return
+					}
+					got++
+					if i >= rounds/2 {
+						times.set(&times.msg)
+					}
+				case ev := <-schedevent:
+					evs.add(ev)
+					switch ev.EventType {
+					case Disconnected:
+						times.set(&times.disconnected)
+					case Reregistered:
+						times.set(&times.reregistered)
+					}
+				}
+			}
+		}
+	})
+	start := time.Now()
+	err = s.Run()
+	t.Logf("%d rounds x 2 tasks in %v; failover: %v", rounds, time.Since(start).Round(time.Millisecond), times)
+	require.NoError(t, err)
+	require.NoError(t, appErr)
+	logRetransmits(t, s)
+	assert.Equal(t, 1, evs.count(Reregistered))
+	assert.False(t, a.Elected())
+	assert.True(t, b.Elected())
+}
+
+// logRetransmits logs the scheduler side's link retransmissions of an
+// ended job (its state is no longer touched once Run returned).
+func logRetransmits(t *testing.T, s *GoTaskScheduler) {
+	var sent, retx, timeouts uint64
+	for _, c := range s.job.conns {
+		st := c.link.Stats()
+		sent, retx, timeouts = sent+st.RecordsSent, retx+st.Retransmits, timeouts+st.Timeouts
+	}
+	t.Logf("scheduler links: %d records sent, %d retransmitted, %d retransmission timeouts", sent, retx, timeouts)
+}
