@@ -97,6 +97,7 @@ func (m *master) allocate() {
 				SlaveId:     &mesos.SlaveID{Value: proto.String(agentID)},
 				Hostname:    proto.String(a.info.GetHostname()),
 				Resources:   free.proto(),
+				Attributes:  a.info.GetAttributes(),
 				ExecutorIds: execIDs,
 			}
 			msg := batch[fw]

@@ -45,16 +45,6 @@ func (m *master) connection() *mesos.MasterSlaveConnection {
 	return &mesos.MasterSlaveConnection{TotalPingTimeoutSeconds: proto.Float64(total.Seconds())}
 }
 
-// agentByPID returns the registered (not removed) agent at pid.
-func (m *master) agentByPID(pid *upid.UPID) *agentRec {
-	for _, id := range m.agentOrder {
-		if a := m.agents[id]; !a.lost && a.pid.Equal(pid) {
-			return a
-		}
-	}
-	return nil
-}
-
 // admit records a registered agent and starts health-checking it.
 func (m *master) admit(id string, from *upid.UPID, info *mesos.SlaveInfo) *agentRec {
 	info = proto.Clone(info).(*mesos.SlaveInfo)
@@ -78,7 +68,7 @@ func (m *master) registerSlave(from *upid.UPID, msg *mesos.RegisterSlaveMessage)
 		log.Warningf("localmesos: refusing registration of agent at %s: no hostname", from)
 		return
 	}
-	if a := m.agentByPID(from); a != nil {
+	if a := m.agentFrom(from); a != nil {
 		// The agent retries until it hears back: answer again.
 		m.send(from, &mesos.SlaveRegisteredMessage{SlaveId: a.info.Id, Connection: m.connection()})
 		return
@@ -269,7 +259,7 @@ func (m *master) unregisterSlave(from *upid.UPID, msg *mesos.UnregisterSlaveMess
 func (m *master) pong(from *upid.UPID, _ *mesos.PongSlaveMessage) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if a := m.agentByPID(from); a != nil {
+	if a := m.agentFrom(from); a != nil {
 		a.pinged, a.timeouts = false, 0
 	}
 }

@@ -85,6 +85,7 @@ func (m *master) executorToFramework(from *upid.UPID, msg *mesos.ExecutorToFrame
 	}
 	fw := m.frameworks[msg.GetFrameworkId().GetValue()]
 	if fw != nil && fw.connected {
+		m.c.stats.fwMsgsViaMaster.Add(1)
 		m.send(fw.pid, msg)
 	}
 }

@@ -8,6 +8,11 @@
 //	mesos-local [-ip 127.0.0.1] [-port 5050] [-num_slaves 1]
 //	            [-resources "cpus:4;mem:4096;disk:10000;ports:[31000-32000]"]
 //	            [-work_dir DIR] [-credentials FILE] [-drop P] [-dup P]
+//	            [-agent_ping_timeout 15secs] [-max_agent_ping_timeouts 5]
+//
+// The agents are the same as mesos-agent's and register with the master
+// over loopback (or -ip) as separate agents would. Durations take Mesos'
+// form (15secs, 100ms) or Go's (15s).
 //
 // The credentials file holds one "principal secret" pair per line (or Mesos'
 // JSON form {"credentials":[{"principal":..,"secret":..}]}); when given,
@@ -15,17 +20,14 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/mesosgot/mesosgot/internal/mesosflag"
 	"github.com/mesosgot/mesosgot/localmesos"
 )
 
@@ -46,8 +48,12 @@ func run() error {
 		credsFile = flag.String("credentials", "", `file of "principal secret" lines; when set, authentication is required`)
 		drop      = flag.Float64("drop", 0, "probability of dropping each framework message")
 		dup       = flag.Float64("dup", 0, "probability of duplicating each framework message")
-		grace     = flag.Duration("executor_shutdown_grace_period", 3*time.Second, "time an executor has to exit after shutdown before it is killed")
+		maxPings  = flag.Int("max_agent_ping_timeouts", 5, "unanswered pings in a row after which an agent is removed")
+		grace     = mesosflag.Duration{D: 3 * time.Second}
+		pingTO    = mesosflag.Duration{D: 15 * time.Second}
 	)
+	flag.Var(&grace, "executor_shutdown_grace_period", "time an executor has to exit after shutdown before it is killed (e.g. 3secs)")
+	flag.Var(&pingTO, "agent_ping_timeout", "how long the master waits for an agent's answer to each ping (e.g. 15secs)")
 	flag.Parse()
 
 	cfg := localmesos.Config{
@@ -56,7 +62,9 @@ func run() error {
 		WorkDir:               *workDir,
 		IP:                    *ip,
 		Port:                  *port,
-		ExecutorShutdownGrace: *grace,
+		ExecutorShutdownGrace: grace.D,
+		AgentPingTimeout:      pingTO.D,
+		MaxAgentPingTimeouts:  *maxPings,
 		Logf: func(format string, args ...any) {
 			fmt.Printf("%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 		},
@@ -65,7 +73,7 @@ func run() error {
 		cfg.Faults = &localmesos.Faults{Drop: *drop, Dup: *dup}
 	}
 	if *credsFile != "" {
-		creds, err := readCredentials(*credsFile)
+		creds, err := mesosflag.ReadCredentials(*credsFile)
 		if err != nil {
 			return err
 		}
@@ -90,41 +98,4 @@ func run() error {
 	fmt.Printf("mesos-local: done: %d framework(s), %d task(s) launched, %d framework message(s) carried, %d dropped, %d duplicated\n",
 		st.FrameworksRegistered, st.TasksLaunched, st.FrameworkMessages, st.FrameworkMsgsDropped, st.FrameworkMsgsDuped)
 	return nil
-}
-
-// readCredentials reads "principal secret" lines, or Mesos' JSON credentials.
-func readCredentials(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("credentials: %w", err)
-	}
-	creds := map[string]string{}
-	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
-		var doc struct {
-			Credentials []struct{ Principal, Secret string } `json:"credentials"`
-		}
-		if err := json.Unmarshal(t, &doc); err != nil {
-			return nil, fmt.Errorf("credentials %s: %w", path, err)
-		}
-		for _, c := range doc.Credentials {
-			creds[c.Principal] = c.Secret
-		}
-	} else {
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for n := 1; sc.Scan(); n++ {
-			line := strings.TrimSpace(sc.Text())
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			f := strings.Fields(line)
-			if len(f) != 2 {
-				return nil, fmt.Errorf("credentials %s:%d: want \"principal secret\"", path, n)
-			}
-			creds[f[0]] = f[1]
-		}
-	}
-	if len(creds) == 0 {
-		return nil, fmt.Errorf("credentials %s: no credentials", path)
-	}
-	return creds, nil
 }

@@ -1,0 +1,108 @@
+// Command mesos-agent runs a Mesos agent — the agent of localmesos — on its
+// own: it registers with the master given by -master (retrying until the
+// master answers, and again whenever it stops hearing the master's pings),
+// runs executors as child processes in sandboxes under -work_dir and relays
+// their status updates and messages. SIGINT or SIGTERM shuts its executors
+// down, unregisters it from the master and stops it.
+//
+// Usage:
+//
+//	mesos-agent -master HOST:PORT [-ip 127.0.0.1] [-port 5051]
+//	            [-work_dir DIR] [-resources "cpus:4;mem:4096"]
+//	            [-attributes "rack:r1"] [-hostname NAME]
+//
+// Flags are Mesos' own; durations take Mesos' form (5secs, 100ms) or Go's
+// (5s). With a -work_dir of its own the agent keeps its ID there and
+// re-registers under it after a restart; without one it uses a temporary
+// directory, removed at exit.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mesosgot/mesosgot/internal/mesosflag"
+	"github.com/mesosgot/mesosgot/localmesos"
+)
+
+func main() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	if err := run(os.Args[1:], os.Stdout, sig); err != nil {
+		fmt.Fprintln(os.Stderr, "mesos-agent:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer, sig <-chan os.Signal) error {
+	fs := flag.NewFlagSet("mesos-agent", flag.ContinueOnError)
+	var (
+		master     = fs.String("master", "", "the master's HOST:PORT (required)")
+		ip         = fs.String("ip", "127.0.0.1", "IPv4 address to listen on and advertise")
+		port       = fs.Int("port", 5051, "port to listen on (0 = any free port)")
+		hostname   = fs.String("hostname", "", "hostname offers name for this agent (default: -ip)")
+		workDir    = fs.String("work_dir", "", "root of the executors' sandboxes, kept at exit (default: a temporary directory, removed at exit)")
+		resources  = fs.String("resources", localmesos.DefaultResources, "the agent's resources, e.g. \"cpus:4;mem:4096;ports:[31000-32000]\"")
+		attributes = fs.String("attributes", "", "the agent's attributes, e.g. \"rack:r1;level:2\"")
+		grace      = mesosflag.Duration{D: 3 * time.Second}
+		regTimeout = mesosflag.Duration{D: time.Minute}
+		backoff    = mesosflag.Duration{D: time.Second}
+	)
+	fs.Var(&grace, "executor_shutdown_grace_period", "time an executor has to exit after shutdown before it is killed")
+	fs.Var(&regTimeout, "executor_registration_timeout", "time a started executor has to register before it is killed")
+	fs.Var(&backoff, "registration_backoff_factor", "first back-off between registration attempts (doubling up to 1mins)")
+	fs.SetOutput(out)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *master == "" {
+		return fmt.Errorf("-master HOST:PORT is required")
+	}
+	a, err := localmesos.StartAgent(localmesos.AgentConfig{
+		Master:                      *master,
+		IP:                          *ip,
+		Port:                        *port,
+		Hostname:                    *hostname,
+		WorkDir:                     *workDir,
+		Resources:                   *resources,
+		Attributes:                  *attributes,
+		ExecutorShutdownGrace:       grace.D,
+		ExecutorRegistrationTimeout: regTimeout.D,
+		RegistrationBackoffFactor:   backoff.D,
+		Logf: func(format string, args ...any) {
+			fmt.Fprintf(out, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "mesos-agent: %s registering with master %s; work dir %s\n", a.PID(), *master, a.WorkDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Report a master that does not answer, once, without giving up.
+		wait, stop := context.WithTimeout(ctx, time.Minute)
+		defer stop()
+		if err := a.WaitRegistered(wait); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(out, "mesos-agent: still not registered after 1 minute: is the master at %s? retrying\n", *master)
+		}
+	}()
+	s := <-sig
+	cancel()
+	fmt.Fprintf(out, "mesos-agent: %v: shutting down executors and unregistering\n", s)
+	if err := a.Close(); err != nil {
+		return err
+	}
+	st := a.Stats()
+	fmt.Fprintf(out, "mesos-agent: done: %d executor(s) launched, %d framework message(s) carried\n", st.ExecutorsLaunched, st.FrameworkMessages)
+	return nil
+}

@@ -1,0 +1,102 @@
+// Command mesos-master runs a Mesos master — the master of localmesos,
+// speaking the Mesos v0 libprocess protocol — on its own, for agents
+// started with mesos-agent on this or other hosts. Point any v0
+// framework's -master at its address. SIGINT or SIGTERM stops it; its
+// agents keep their executors and re-register with the next master at the
+// same address.
+//
+// Usage:
+//
+//	mesos-master [-ip 127.0.0.1] [-port 5050] [-work_dir DIR]
+//	             [-credentials FILE] [-agent_ping_timeout 15secs]
+//	             [-max_agent_ping_timeouts 5]
+//
+// Flags are Mesos' own; durations take Mesos' form (15secs, 100ms, 2mins)
+// or Go's (15s). The credentials file holds one "principal secret" pair per
+// line (or Mesos' JSON form); when given, frameworks must authenticate with
+// SASL CRAM-MD5.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mesosgot/mesosgot/internal/mesosflag"
+	"github.com/mesosgot/mesosgot/localmesos"
+)
+
+func main() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	if err := run(os.Args[1:], os.Stdout, sig); err != nil {
+		fmt.Fprintln(os.Stderr, "mesos-master:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer, sig <-chan os.Signal) error {
+	fs := flag.NewFlagSet("mesos-master", flag.ContinueOnError)
+	var (
+		ip        = fs.String("ip", "127.0.0.1", "IPv4 address to listen on and advertise")
+		port      = fs.Int("port", 5050, "port to listen on (0 = any free port)")
+		workDir   = fs.String("work_dir", "", "directory for the master's files; created if missing (this master keeps no registry there)")
+		credsFile = fs.String("credentials", "", `file of "principal secret" lines (or Mesos' JSON credentials); when set, frameworks must authenticate`)
+		maxPings  = fs.Int("max_agent_ping_timeouts", 5, "unanswered pings in a row after which an agent is removed (its tasks become TASK_LOST)")
+		pingTO    = mesosflag.Duration{D: 15 * time.Second}
+		allocIvl  = mesosflag.Duration{D: time.Second}
+	)
+	fs.Var(&pingTO, "agent_ping_timeout", "how long the master waits for an agent's answer to each ping (e.g. 15secs)")
+	fs.Var(&allocIvl, "allocation_interval", "period of the allocation pass (e.g. 1secs)")
+	fs.SetOutput(out)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *maxPings <= 0 || pingTO.D <= 0 {
+		return fmt.Errorf("-agent_ping_timeout and -max_agent_ping_timeouts must be positive")
+	}
+	cfg := localmesos.MasterConfig{
+		IP:                   *ip,
+		Port:                 *port,
+		AgentPingTimeout:     pingTO.D,
+		MaxAgentPingTimeouts: *maxPings,
+		AllocationInterval:   allocIvl.D,
+		Logf: func(format string, args ...any) {
+			fmt.Fprintf(out, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+		},
+	}
+	if *workDir != "" {
+		if err := os.MkdirAll(*workDir, 0o755); err != nil {
+			return fmt.Errorf("work dir: %w", err)
+		}
+	}
+	if *credsFile != "" {
+		creds, err := mesosflag.ReadCredentials(*credsFile)
+		if err != nil {
+			return err
+		}
+		cfg.Credentials = creds
+	}
+	m, err := localmesos.StartMaster(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "mesos-master: listening on %s (pid %s); agents are removed after %d unanswered pings of %s\n",
+		m.Addr(), m.PID(), *maxPings, mesosflag.FormatDuration(pingTO.D))
+	s := <-sig
+	fmt.Fprintf(out, "mesos-master: %v: shutting down\n", s)
+	if err := m.Close(); err != nil {
+		return err
+	}
+	st := m.Stats()
+	fmt.Fprintf(out, "mesos-master: done: %d framework(s), %d task(s) launched, %d agent(s) known\n",
+		st.FrameworksRegistered, st.TasksLaunched, len(m.Agents()))
+	return nil
+}
