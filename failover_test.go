@@ -18,6 +18,20 @@ import (
 type failoverTimes struct {
 	mu                                    sync.Mutex
 	kill, disconnected, reregistered, msg time.Time
+	msgAfterRereg                         time.Time // first message delivered after Reregistered
+}
+
+// delivered notes a message delivered after the fault.
+func (f *failoverTimes) delivered() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if f.msg.IsZero() {
+		f.msg = now
+	}
+	if !f.reregistered.IsZero() && f.msgAfterRereg.IsZero() {
+		f.msgAfterRereg = now
+	}
 }
 
 func (f *failoverTimes) set(p *time.Time) {
@@ -37,8 +51,8 @@ func (f *failoverTimes) String() string {
 		}
 		return t.Sub(f.kill).Round(time.Millisecond).String()
 	}
-	return fmt.Sprintf("kill -> Disconnected %s -> Reregistered %s -> first message delivered again %s",
-		since(f.disconnected), since(f.reregistered), since(f.msg))
+	return fmt.Sprintf("kill -> Disconnected %s -> Reregistered %s; first message delivered after the kill %s, after Reregistered %s",
+		since(f.disconnected), since(f.reregistered), since(f.msg), since(f.msgAfterRereg))
 }
 
 // A job over -master=zk://... rides through the leading master's death:
@@ -91,7 +105,7 @@ func TestJobSurvivesMasterFailover(t *testing.T) {
 					}
 					got++
 					if i >= rounds/2 {
-						times.set(&times.msg)
+						times.delivered()
 					}
 				case ev := <-schedevent:
 					evs.add(ev)

@@ -155,7 +155,7 @@ func (e *election) leader() string {
 // masterHA is a master's high-availability state: whether it contends
 // through ZooKeeper, and its election once started.
 type masterHA struct {
-	zk      bool // contends: until elected it drops every message
+	zk      bool        // contends: until elected it drops every message
 	stopped atomic.Bool // StopMaster: it drops every message
 	elect   atomic.Pointer[election]
 	dropped atomic.Int64 // messages dropped while not elected
@@ -263,3 +263,41 @@ func (c *Cluster) StopMaster() {
 // Elected reports whether the cluster's master acts as the master: always
 // without ZooKeeper, else while it is the group's elected leader.
 func (c *Cluster) Elected() bool { return c.master.elected() }
+
+// zkOf returns master if it is a ZooKeeper URL, else "".
+func zkOf(master string) string {
+	if isZK(master) {
+		return master
+	}
+	return ""
+}
+
+// Elected reports whether the master acts as the master: always without
+// ZooKeeper, else while it is the group's elected leader.
+func (m *Master) Elected() bool { return m.c.master.elected() }
+
+// LeadershipLost is closed when a master that was elected has lost its
+// leadership (its ZooKeeper session expired or its znode went away); it
+// then no longer acts as the master, and the mesos-master command exits as
+// a Mesos master does. It is nil (never closed) without ZooKeeper.
+func (m *Master) LeadershipLost() <-chan struct{} {
+	if e := m.c.master.ha.elect.Load(); e != nil {
+		return e.lost
+	}
+	return nil
+}
+
+// LeadershipErr says why leadership was lost, once LeadershipLost is
+// closed; nil before.
+func (m *Master) LeadershipErr() error {
+	e := m.c.master.ha.elect.Load()
+	if e == nil {
+		return nil
+	}
+	select {
+	case <-e.lost:
+		return e.lostErr
+	default:
+		return nil
+	}
+}
