@@ -2,6 +2,7 @@ package mesosgot
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -44,8 +45,8 @@ type haCluster struct {
 
 // startHACluster starts ZooKeeper, nMasters mesos-master -zk processes (the
 // first is elected before the next starts) and nAgents mesos-agent
-// -master=zk:// processes, each with cpus:4 so that a 3-cpu task takes an
-// agent of its own.
+// -master=zk:// processes, each with cpus:4 so that two 1.5-cpu tasks fill
+// it.
 func startHACluster(t *testing.T, nMasters, nAgents int, sessionTimeout string) *haCluster {
 	masterBin, agentBin := haBinaries(t)
 	zs := zktest.Start(t)
@@ -73,19 +74,32 @@ func (h *haCluster) kill9(i int) {
 	require.NoError(h.t, syscall.Kill(h.masters[i].Pid(), syscall.SIGKILL))
 }
 
-// pingpong runs a job of two seq tasks (one per agent) over the cluster for
-// rounds rounds; at round at it calls fault. It returns the job's error, an
-// app-side error and the failover times.
+// haRounds is the number of ping-pong rounds: def, or MESOSGOT_HA_ROUNDS
+// (for measuring longer runs by hand).
+func haRounds(t *testing.T, def int) int {
+	if v := os.Getenv("MESOSGOT_HA_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "MESOSGOT_HA_ROUNDS")
+		return n
+	}
+	return def
+}
+
+// pingpong runs a job of four seq tasks (two per agent) over the cluster
+// for rounds rounds, each round one message to every task and its echo;
+// at round at it calls fault. It returns the job's error, an app-side
+// error and the failover times.
 func pingpong(t *testing.T, h *haCluster, rounds, at int, fault func()) (error, error, *failoverTimes, *events) {
 	conf := localConf(t, h.zkURL)
 	conf.MasterLostTimeout = 60 * time.Second
 	s := NewGoTaskScheduler("", conf, nil)
-	s.SpawnTask("seq", 2, map[string]float64{"cpus": 3, "mem": 64})
+	names := []string{"seq-0", "seq-1", "seq-2", "seq-3"}
+	s.SpawnTask("seq", len(names), map[string]float64{"cpus": 1.5, "mem": 64})
 	times := &failoverTimes{}
 	evs := &events{}
 	var appErr error
 	s.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
-		if !untilRunning(2, evs, schedevent) {
+		if !untilRunning(len(names), evs, schedevent) {
 			appErr = fmt.Errorf("tasks not running")
 			return
 		}
@@ -94,10 +108,10 @@ func pingpong(t *testing.T, h *haCluster, rounds, at int, fault func()) (error, 
 				times.set(&times.kill)
 				fault()
 			}
-			for _, name := range []string{"seq-0", "seq-1"} {
+			for _, name := range names {
 				schedout <- GoTaskMsg{TaskName: name, MessageData: strconv.Itoa(i)}
 			}
-			for got := 0; got < 2; {
+			for got := 0; got < len(names); {
 				select {
 				case m := <-schedin:
 					if m.MessageData != strconv.Itoa(i) {
@@ -122,7 +136,7 @@ func pingpong(t *testing.T, h *haCluster, rounds, at int, fault func()) (error, 
 	})
 	start := time.Now()
 	err := s.Run()
-	t.Logf("%d rounds x 2 tasks in %v", rounds, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d rounds x %d tasks in %v", rounds, len(names), time.Since(start).Round(time.Millisecond))
 	if err == nil {
 		logRetransmits(t, s)
 	}
@@ -143,14 +157,15 @@ func electedAt(t *testing.T, p *proctest.Proc, kill time.Time) time.Time {
 }
 
 // Two masters and two agents as processes, a ping-pong job over
-// -master=zk://...: kill -9 the leading master mid-exchange. The standby is
+// -master=zk://... (4 tasks, 2 per agent): kill -9 the leading master
+// mid-exchange. The standby is
 // elected once the dead master's ZooKeeper session expires, the agents and
 // the framework re-register with it, and the job completes with every
 // message once and in order (the seq tasks fail on a gap, repeat or
 // reorder).
 func TestProcessesSurviveLeadingMasterKill(t *testing.T) {
 	h := startHACluster(t, 2, 2, "2secs")
-	const rounds = 3000
+	rounds := haRounds(t, 2000)
 	jobErr, appErr, times, evs := pingpong(t, h, rounds, rounds/3, func() { h.kill9(0) })
 	kill := times.kill
 	elected := electedAt(t, h.masters[1], kill)
@@ -168,7 +183,7 @@ func TestProcessesSurviveLeadingMasterKill(t *testing.T) {
 // The standby dying changes nothing for the job.
 func TestProcessesIgnoreStandbyMasterKill(t *testing.T) {
 	h := startHACluster(t, 2, 2, "2secs")
-	const rounds = 1500
+	rounds := haRounds(t, 1000)
 	jobErr, appErr, _, evs := pingpong(t, h, rounds, rounds/2, func() { h.kill9(1) })
 	require.NoError(t, jobErr)
 	require.NoError(t, appErr)
