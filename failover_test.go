@@ -140,3 +140,35 @@ func logRetransmits(t *testing.T, s *GoTaskScheduler) {
 	}
 	t.Logf("scheduler links: %d records sent, %d retransmitted, %d retransmission timeouts", sent, retx, timeouts)
 }
+
+// With -master=zk://... and no standby, the leader's death fails the job
+// after MasterLostTimeout, saying no master was elected.
+func TestJobFailsWhenNoMasterIsElected(t *testing.T) {
+	zs := zktest.Start(t)
+	url := zs.URL("/mesos")
+	a, err := localmesos.Start(localmesos.Config{ZK: url, ZKSessionTimeout: 2 * time.Second, RegistrationBackoffFactor: 100 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	conf := localConf(t, url)
+	conf.MasterLostTimeout = 2 * time.Second
+	s := NewGoTaskScheduler("", conf, nil)
+	s.SpawnTask("wait", 1, nil)
+	evs := &events{}
+	var stopped time.Time
+	s.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+		if !untilRunning(1, evs, schedevent) {
+			return
+		}
+		stopped = time.Now()
+		a.StopMaster()
+		for ev := range schedevent {
+			evs.add(ev)
+		}
+	})
+	err = s.Run()
+	require.Error(t, err)
+	t.Logf("failed %v after the only master stopped: %v", time.Since(stopped).Round(time.Millisecond), err)
+	assert.Contains(t, err.Error(), "master "+url+" lost for 2s")
+	assert.Contains(t, err.Error(), "no master was elected")
+	assert.Equal(t, 1, evs.count(Disconnected))
+}
