@@ -139,7 +139,7 @@ func newAgent(c *Cluster, n int, opts agentOpts) (*agent, error) {
 			}
 		}
 		return nil
-	})
+	}, agentSecret(c.cfg.ClusterSecret))
 	if err != nil {
 		return nil, err
 	}

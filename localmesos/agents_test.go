@@ -3,21 +3,29 @@ package localmesos
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+	"github.com/mesos/mesos-go/api/v0/messenger"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mesosgot/mesosgot/internal/libprocess"
 )
 
-// Short health checks for tests: removal after 3 × 100 ms unanswered pings.
+// Short health checks for tests: removal after 5 × 200 ms unanswered pings
+// (long enough that a loaded machine does not miss them).
 const (
-	testPingTimeout = 100 * time.Millisecond
-	testMaxPings    = 3
+	testPingTimeout = 200 * time.Millisecond
+	testMaxPings    = 5
 	testBackoff     = 10 * time.Millisecond
 )
 
@@ -61,11 +69,28 @@ func waitRegistered(t *testing.T, a *Agent) {
 	require.NoError(t, a.WaitRegistered(ctx))
 }
 
+// freePort returns a port free now and below the kernel's ephemeral range,
+// so that no listener on port 0 or outgoing connection takes it before the
+// test binds it (again).
 func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				low = n
+			}
+		}
+	}
+	for i := 0; i < 100; i++ {
+		port := 10000 + rand.IntN(low-10000)
+		if ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			require.NoError(t, ln.Close())
+			return port
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }
 
 func agentByID(c *Cluster, id string) (AgentState, bool) {
@@ -213,7 +238,7 @@ func TestMasterRestartAgentReregisters(t *testing.T) {
 	assert.Equal(t, a.ID(), ts[0].AgentID)
 	require.Len(t, m2.Agents(), 1)
 	assert.Equal(t, a.ID(), m2.Agents()[0].ID)
-	assert.True(t, a.Registered())
+	require.Eventually(t, a.Registered, waitTimeout, time.Millisecond)
 }
 
 // An agent restarted on the same work directory re-registers under its
@@ -337,4 +362,34 @@ func TestParseAttributes(t *testing.T) {
 		}
 		assert.Equal(t, tc.want, got, tc.in)
 	}
+}
+
+// With a cluster secret, agent messages without it are refused by the
+// master, master messages without it by agents, and agents that have it
+// register as usual.
+func TestClusterSecret(t *testing.T) {
+	t.Parallel()
+	m, err := StartMaster(MasterConfig{ClusterSecret: "s3cret", Logf: testLogf(t, "master")})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, m.Close()) })
+	a := startTestAgent(t, AgentConfig{Master: m.Addr(), ClusterSecret: "s3cret"})
+	waitRegistered(t, a)
+
+	// A process without the secret poses as an agent, then as the master.
+	impostor, err := libprocess.New("slave(9)", net.ParseIP("127.0.0.1").To4(), 0, nil, func(messenger.Messenger) error { return nil })
+	require.NoError(t, err)
+	t.Cleanup(impostor.Stop)
+	masterPID, agentPID := m.c.master.pid, a.a.pid
+	var se *libprocess.StatusError
+	err = impostor.SendNow(t.Context(), &masterPID, &mesos.RegisterSlaveMessage{Slave: &mesos.SlaveInfo{Hostname: proto.String("x")}})
+	require.ErrorAs(t, err, &se)
+	assert.Contains(t, se.Status, "401")
+	err = impostor.SendNow(t.Context(), &agentPID, &mesos.ShutdownFrameworkMessage{FrameworkId: &mesos.FrameworkID{Value: proto.String("f")}})
+	require.ErrorAs(t, err, &se)
+	assert.Contains(t, se.Status, "401")
+	// What schedulers and executors send needs no secret.
+	require.NoError(t, impostor.SendNow(t.Context(), &agentPID, &mesos.FrameworkToExecutorMessage{
+		SlaveId: &mesos.SlaveID{Value: proto.String(a.ID())}, FrameworkId: &mesos.FrameworkID{Value: proto.String("f")},
+		ExecutorId: &mesos.ExecutorID{Value: proto.String("e")}, Data: []byte("x")}))
+	assert.Len(t, m.Agents(), 1)
 }

@@ -72,6 +72,14 @@ type Config struct {
 	// --max_agent_ping_timeouts); default 5. An agent that hears no ping for
 	// AgentPingTimeout × MaxAgentPingTimeouts registers again.
 	MaxAgentPingTimeouts int
+	// ClusterSecret is shared by the master and its agents: the messages
+	// only the master may send an agent (registration replies, pings, task
+	// launches and kills, framework shutdowns, acknowledgements) and those
+	// only an agent may send the master (registration, pongs, status
+	// updates, executor exits) carry it and are refused without it, so that
+	// no other process can pose as either. Start picks a random one when
+	// empty; StartMaster and StartAgent use none unless given one.
+	ClusterSecret string
 	// RegistrationBackoffFactor is the first back-off between an agent's
 	// registration attempts; it doubles up to one minute, each wait drawn
 	// at random below it (Mesos' --registration_backoff_factor); default
@@ -123,6 +131,9 @@ type Cluster struct {
 func Start(cfg Config) (*Cluster, error) {
 	if cfg.Agents <= 0 {
 		cfg.Agents = 1
+	}
+	if cfg.ClusterSecret == "" {
+		cfg.ClusterSecret = NewClusterSecret()
 	}
 	c, err := newCluster(cfg)
 	if err != nil {

@@ -374,7 +374,7 @@ func TestDeclineFilterAndRevive(t *testing.T) {
 
 func TestLoseAgent(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, Config{Agents: 2, AgentPingTimeout: 100 * time.Millisecond, MaxAgentPingTimeouts: 3})
+	c := startCluster(t, Config{Agents: 2, AgentPingTimeout: testPingTimeout, MaxAgentPingTimeouts: testMaxPings})
 	s := newTestSched()
 	d := startDriver(t, c, s, nil)
 	recv(t, s.registered, "registration")
@@ -387,6 +387,9 @@ func TestLoseAgent(t *testing.T) {
 	require.NoError(t, err)
 	waitState(t, s, "t", mesos.TaskState_TASK_RUNNING)
 	pgid := c.Executors()[0].Pid
+	held := recvUntil(t, s.offers, "an offer of the victim's remaining resources", func(o *mesos.Offer) bool {
+		return o.GetSlaveId().GetValue() == victim.GetSlaveId().GetValue()
+	})
 
 	lostAt := time.Now()
 	require.NoError(t, c.LoseAgent(victim.GetSlaveId().GetValue()))
@@ -396,6 +399,10 @@ func TestLoseAgent(t *testing.T) {
 	assert.Equal(t, "health check timed out", st.GetMessage())
 	assert.Equal(t, mesos.TaskStatus_SOURCE_MASTER, st.GetSource())
 	assert.Equal(t, victim.GetSlaveId().GetValue(), recv(t, s.agentLost, "agent lost"))
+	recvUntil(t, s.rescinded, "the held offer rescinded", func(id string) bool { return id == held.GetId().GetValue() })
+	a, ok := agentByID(c, victim.GetSlaveId().GetValue())
+	require.True(t, ok)
+	assert.True(t, a.Lost)
 	eventuallyGone(t, pgid)
 	assert.Error(t, c.LoseAgent(victim.GetSlaveId().GetValue()))
 }

@@ -133,7 +133,7 @@ func newMaster(c *Cluster) (*master, error) {
 			}
 		}
 		return nil
-	})
+	}, masterSecret(c.cfg.ClusterSecret))
 	if err != nil {
 		return nil, err
 	}

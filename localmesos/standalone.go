@@ -42,6 +42,9 @@ type MasterConfig struct {
 	// for leadership and acts only while elected (see Master.LeadershipLost).
 	ZK               string
 	ZKSessionTimeout time.Duration
+	// ClusterSecret, when set, must be given to every agent (see
+	// Config.ClusterSecret).
+	ClusterSecret string
 	// Logf, when set, receives one line per agent or framework registered or
 	// removed and per task state change.
 	Logf func(format string, args ...any)
@@ -66,6 +69,7 @@ func StartMaster(cfg MasterConfig) (*Master, error) {
 		LinkCheckInterval:    cfg.LinkCheckInterval,
 		ZK:                   cfg.ZK,
 		ZKSessionTimeout:     cfg.ZKSessionTimeout,
+		ClusterSecret:        cfg.ClusterSecret,
 		Logf:                 cfg.Logf,
 	})
 	if err != nil {
@@ -142,6 +146,9 @@ type AgentConfig struct {
 	ExecutorRegistrationTimeout time.Duration
 	StatusUpdateRetry           time.Duration
 	RegistrationBackoffFactor   time.Duration
+	// ClusterSecret is the master's cluster secret, if it has one (see
+	// Config.ClusterSecret).
+	ClusterSecret string
 	// Logf, when set, receives one line per registration, task state change
 	// and executor exit.
 	Logf func(format string, args ...any)
@@ -180,6 +187,7 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 		StatusUpdateRetry:           cfg.StatusUpdateRetry,
 		RegistrationBackoffFactor:   cfg.RegistrationBackoffFactor,
 		ZK:                          zkOf(cfg.Master),
+		ClusterSecret:               cfg.ClusterSecret,
 		Logf:                        cfg.Logf,
 	})
 	if err != nil {

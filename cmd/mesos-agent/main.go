@@ -10,6 +10,7 @@
 //	mesos-agent -master HOST:PORT [-ip 127.0.0.1] [-port 5051]
 //	            [-work_dir DIR] [-resources "cpus:4;mem:4096"]
 //	            [-attributes "rack:r1"] [-hostname NAME]
+//	            [-cluster_secret_file FILE]
 //
 // Flags are Mesos' own; durations take Mesos' form (5secs, 100ms) or Go's
 // (5s). With a -work_dir of its own the agent keeps its ID there and
@@ -49,6 +50,7 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 		hostname   = fs.String("hostname", "", "hostname offers name for this agent (default: -ip)")
 		workDir    = fs.String("work_dir", "", "root of the executors' sandboxes, kept at exit (default: a temporary directory, removed at exit)")
 		resources  = fs.String("resources", localmesos.DefaultResources, "the agent's resources, e.g. \"cpus:4;mem:4096;ports:[31000-32000]\"")
+		secretFile = fs.String("cluster_secret_file", "", "file holding the master's cluster secret, if it has one")
 		attributes = fs.String("attributes", "", "the agent's attributes, e.g. \"rack:r1;level:2\"")
 		grace      = mesosflag.Duration{D: 3 * time.Second}
 		regTimeout = mesosflag.Duration{D: time.Minute}
@@ -57,9 +59,16 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 	fs.Var(&grace, "executor_shutdown_grace_period", "time an executor has to exit after shutdown before it is killed")
 	fs.Var(&regTimeout, "executor_registration_timeout", "time a started executor has to register before it is killed")
 	fs.Var(&backoff, "registration_backoff_factor", "first back-off between registration attempts (doubling up to 1mins)")
+	// glog's flags (-v, -log_dir, -logtostderr, ...) too; as in Mesos,
+	// logs go to stderr unless -log_dir is given.
+	flag.CommandLine.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
+	_ = fs.Set("logtostderr", "true")
 	fs.SetOutput(out)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if f := fs.Lookup("log_dir"); f != nil && f.Value.String() != "" {
+		_ = fs.Set("logtostderr", "false")
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -67,7 +76,15 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 	if *master == "" {
 		return fmt.Errorf("-master HOST:PORT or zk://host:port/path is required")
 	}
+	var secret string
+	if *secretFile != "" {
+		var err error
+		if secret, err = mesosflag.ReadSecretFile(*secretFile); err != nil {
+			return err
+		}
+	}
 	a, err := localmesos.StartAgent(localmesos.AgentConfig{
+		ClusterSecret:               secret,
 		Master:                      *master,
 		IP:                          *ip,
 		Port:                        *port,

@@ -52,9 +52,14 @@ func run() error {
 		grace     = mesosflag.Duration{D: 3 * time.Second}
 		pingTO    = mesosflag.Duration{D: 15 * time.Second}
 	)
+	// As in Mesos, logs go to stderr unless -log_dir is given.
+	_ = flag.Set("logtostderr", "true")
 	flag.Var(&grace, "executor_shutdown_grace_period", "time an executor has to exit after shutdown before it is killed (e.g. 3secs)")
 	flag.Var(&pingTO, "agent_ping_timeout", "how long the master waits for an agent's answer to each ping (e.g. 15secs)")
 	flag.Parse()
+	if f := flag.Lookup("log_dir"); f != nil && f.Value.String() != "" {
+		_ = flag.Set("logtostderr", "false")
+	}
 
 	cfg := localmesos.Config{
 		Agents:                *slaves,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,3 +45,5 @@ func TestMesosGoExampleFramework(t *testing.T) {
 	assert.Equal(t, "4", done[1])
 	assert.False(t, strings.Contains(c.Output(), "removed:"), "no agent was removed:\n%s", c.Output())
 }
+
+func TestMain(m *testing.M) { os.Exit(proctest.Main(m)) }

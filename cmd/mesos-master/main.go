@@ -9,7 +9,7 @@
 //
 //	mesos-master [-ip 127.0.0.1] [-port 5050] [-work_dir DIR]
 //	             [-credentials FILE] [-agent_ping_timeout 15secs]
-//	             [-max_agent_ping_timeouts 5]
+//	             [-max_agent_ping_timeouts 5] [-cluster_secret_file FILE]
 //	             [-zk zk://host:port/mesos] [-zk_session_timeout 10secs]
 //
 // With -zk the master contends for leadership in that ZooKeeper group, as
@@ -20,7 +20,9 @@
 // Flags are Mesos' own; durations take Mesos' form (15secs, 100ms, 2mins)
 // or Go's (15s). The credentials file holds one "principal secret" pair per
 // line (or Mesos' JSON form); when given, frameworks must authenticate with
-// SASL CRAM-MD5.
+// SASL CRAM-MD5. The cluster secret file holds a secret the master and its
+// agents share: messages between them carry it and are refused without
+// it, so that no other process can pose as an agent or as the master.
 package main
 
 import (
@@ -48,22 +50,30 @@ func main() {
 func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 	fs := flag.NewFlagSet("mesos-master", flag.ContinueOnError)
 	var (
-		ip        = fs.String("ip", "127.0.0.1", "IPv4 address to listen on and advertise")
-		port      = fs.Int("port", 5050, "port to listen on (0 = any free port)")
-		workDir   = fs.String("work_dir", "", "directory for the master's files; created if missing (this master keeps no registry there)")
-		credsFile = fs.String("credentials", "", `file of "principal secret" lines (or Mesos' JSON credentials); when set, frameworks must authenticate`)
-		maxPings  = fs.Int("max_agent_ping_timeouts", 5, "unanswered pings in a row after which an agent is removed (its tasks become TASK_LOST)")
-		pingTO    = mesosflag.Duration{D: 15 * time.Second}
-		allocIvl  = mesosflag.Duration{D: time.Second}
-		zk        = fs.String("zk", "", "ZooKeeper URL zk://host:port[,host:port...]/path of the masters' group (leader election)")
-		zkTimeout = mesosflag.Duration{D: 10 * time.Second}
+		ip         = fs.String("ip", "127.0.0.1", "IPv4 address to listen on and advertise")
+		port       = fs.Int("port", 5050, "port to listen on (0 = any free port)")
+		workDir    = fs.String("work_dir", "", "directory for the master's files; created if missing (this master keeps no registry there)")
+		secretFile = fs.String("cluster_secret_file", "", "file holding the secret agents must share (given to each mesos-agent as its -cluster_secret_file); without one, any process that reaches the master may register as an agent")
+		credsFile  = fs.String("credentials", "", `file of "principal secret" lines (or Mesos' JSON credentials); when set, frameworks must authenticate`)
+		maxPings   = fs.Int("max_agent_ping_timeouts", 5, "unanswered pings in a row after which an agent is removed (its tasks become TASK_LOST)")
+		pingTO     = mesosflag.Duration{D: 15 * time.Second}
+		allocIvl   = mesosflag.Duration{D: time.Second}
+		zk         = fs.String("zk", "", "ZooKeeper URL zk://host:port[,host:port...]/path of the masters' group (leader election)")
+		zkTimeout  = mesosflag.Duration{D: 10 * time.Second}
 	)
 	fs.Var(&zkTimeout, "zk_session_timeout", "ZooKeeper session timeout (e.g. 10secs)")
 	fs.Var(&pingTO, "agent_ping_timeout", "how long the master waits for an agent's answer to each ping (e.g. 15secs)")
 	fs.Var(&allocIvl, "allocation_interval", "period of the allocation pass (e.g. 1secs)")
+	// glog's flags (-v, -log_dir, -logtostderr, ...) too; as in Mesos,
+	// logs go to stderr unless -log_dir is given.
+	flag.CommandLine.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
+	_ = fs.Set("logtostderr", "true")
 	fs.SetOutput(out)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if f := fs.Lookup("log_dir"); f != nil && f.Value.String() != "" {
+		_ = fs.Set("logtostderr", "false")
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -87,6 +97,13 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 		if err := os.MkdirAll(*workDir, 0o755); err != nil {
 			return fmt.Errorf("work dir: %w", err)
 		}
+	}
+	if *secretFile != "" {
+		secret, err := mesosflag.ReadSecretFile(*secretFile)
+		if err != nil {
+			return err
+		}
+		cfg.ClusterSecret = secret
 	}
 	if *credsFile != "" {
 		creds, err := mesosflag.ReadCredentials(*credsFile)

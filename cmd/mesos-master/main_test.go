@@ -73,14 +73,18 @@ func TestMasterAndAgentProcesses(t *testing.T) {
 	masterBin := proctest.Build(t, dir, "mesos-master", ".")
 	agentBin := proctest.Build(t, dir, "mesos-agent", "../mesos-agent")
 
-	m := proctest.Start(t, masterBin, "-port=0", "-agent_ping_timeout=100ms", "-max_agent_ping_timeouts=3", "-allocation_interval=100ms")
+	secret := filepath.Join(dir, "secret")
+	require.NoError(t, os.WriteFile(secret, []byte("s3cret\n"), 0o600))
+	m := proctest.Start(t, masterBin, "-port=0", "-agent_ping_timeout=200ms", "-max_agent_ping_timeouts=5", "-allocation_interval=100ms",
+		"-cluster_secret_file="+secret)
 	addr := m.WaitLine(`listening on (\S+) \(pid`, wait)[1]
 
 	agentDir := filepath.Join(dir, "agent")
 	a1 := proctest.Start(t, agentBin, "-master="+addr, "-port=0", "-resources=cpus:1;mem:256", "-attributes=rack:r1",
-		"-registration_backoff_factor=10ms", "-executor_shutdown_grace_period=1secs", "-work_dir="+agentDir)
+		"-registration_backoff_factor=10ms", "-executor_shutdown_grace_period=1secs", "-work_dir="+agentDir, "-cluster_secret_file="+secret)
 	id1 := a1.WaitLine(`registered with master \S+ as (\S+)`, wait)[1]
-	a2 := proctest.Start(t, agentBin, "-master="+addr, "-port=0", "-resources=cpus:1;mem:256", "-registration_backoff_factor=10ms")
+	a2 := proctest.Start(t, agentBin, "-master="+addr, "-port=0", "-resources=cpus:1;mem:256", "-registration_backoff_factor=10ms",
+		"-cluster_secret_file="+secret)
 	id2 := a2.WaitLine(`registered with master \S+ as (\S+)`, wait)[1]
 	m.WaitLine(`agent `+id1+` at \S+ \(127.0.0.1\) registered with cpus:1;mem:256`, wait)
 	require.NotEqual(t, id1, id2)
@@ -129,13 +133,17 @@ func TestMasterAndAgentProcesses(t *testing.T) {
 	pidFile := filepath.Join(dir, "sleeper.pid")
 	launch(offerOn(id2), "sleeper", "echo $$ > "+pidFile+"; exec sleep 1000")
 	state("sleeper", mesos.TaskState_TASK_RUNNING)
+	stopped := time.Now()
 	a2.Signal(syscall.SIGSTOP)
 	st := state("sleeper", mesos.TaskState_TASK_LOST)
+	t.Logf("hung agent's task reported lost %v after SIGSTOP (5 pings x 200ms)", time.Since(stopped).Round(time.Millisecond))
 	assert.Equal(t, mesos.TaskStatus_REASON_SLAVE_REMOVED, st.GetReason())
 	assert.Equal(t, "health check timed out", st.GetMessage())
 	assert.Equal(t, id2, recv(t, r.lost, "agent lost", func(string) bool { return true }))
+	resumed := time.Now()
 	a2.Signal(syscall.SIGCONT)
 	st = state("sleeper", mesos.TaskState_TASK_RUNNING)
+	t.Logf("resumed agent's task reported running again %v after SIGCONT", time.Since(resumed).Round(time.Millisecond))
 	assert.Equal(t, "Unreachable agent re-reregistered", st.GetMessage())
 
 	// SIGTERM: the agent kills its executors, unregisters and exits 0.
@@ -158,3 +166,5 @@ func TestMasterAndAgentProcesses(t *testing.T) {
 	require.NoError(t, m.Wait(wait), m.Output())
 	m.WaitLine(`mesos-master: done: 1 framework\(s\), 2 task\(s\) launched, 2 agent\(s\) known`, wait)
 }
+
+func TestMain(m *testing.M) { os.Exit(proctest.Main(m)) }

@@ -45,11 +45,22 @@ type sendQueue struct {
 	dropped int // messages dropped since the last log line
 }
 
+// Option configures a process' transport before it starts listening.
+type Option func(*Transport)
+
+// WithSecret makes the process share a cluster secret (Transport.SetSecret).
+func WithSecret(secret string, send, require []string) Option {
+	return func(t *Transport) { t.SetSecret(secret, send, require) }
+}
+
 // New starts process id on ip:port (0 = any free port) with the
 // handlers that install puts on its messenger; routes adds plain HTTP
 // endpoints (such as the master's /state).
-func New(id string, ip net.IP, port int, routes map[string]http.HandlerFunc, install func(messenger.Messenger) error) (*Process, error) {
+func New(id string, ip net.IP, port int, routes map[string]http.HandlerFunc, install func(messenger.Messenger) error, opts ...Option) (*Process, error) {
 	tr := NewTransport(upid.UPID{ID: id, Host: ip.String(), Port: strconv.Itoa(port)}, ip)
+	for _, o := range opts {
+		o(tr)
+	}
 	for path, h := range routes {
 		tr.mux.HandleFunc(path, h)
 	}

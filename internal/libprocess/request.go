@@ -2,6 +2,7 @@ package libprocess
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -18,14 +19,25 @@ import (
 // room for framing. A larger body is refused with 413 without being read.
 const MaxMessageBytes = 17 << 20
 
+// SecretHeader carries a cluster's shared secret on the messages that
+// require it (see Transport.SetSecret).
+const SecretHeader = "Mesosgot-Cluster-Secret"
+
+// policy is what a transport demands of incoming messages.
+type policy struct {
+	checkFrom bool            // the sender pid's host must be the connection's source
+	secret    string          // the cluster secret, if any
+	secretFor map[string]bool // message names that must carry it
+}
+
 // parseRequest checks one incoming HTTP request against the libprocess
 // message form and returns the message, or the HTTP status to refuse it
 // with and why. The request must be a POST to /<self.ID>/<name> of an
 // installed message name, carry its sender's pid in Libprocess-From (or
 // User-Agent: libprocess/<pid>) and have a body of at most MaxMessageBytes.
-// With checkFrom, the pid's host must be the address the connection comes
-// from.
-func parseRequest(r *http.Request, self upid.UPID, installed func(string) bool, checkFrom bool) (*messenger.Message, int, error) {
+// With pol.checkFrom, the pid's host must be the address the connection
+// comes from; messages named in pol.secretFor must carry pol.secret.
+func parseRequest(r *http.Request, self upid.UPID, installed func(string) bool, pol policy) (*messenger.Message, int, error) {
 	id, name, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if !ok || id != self.ID || name == "" || !installed(name) {
 		return nil, http.StatusNotFound, fmt.Errorf("no process %q or no handler for %q", id, name)
@@ -41,9 +53,15 @@ func parseRequest(r *http.Request, self upid.UPID, installed func(string) bool, 
 	if err != nil || pid.ID == "" || pid.Host == "" || pid.Port == "" {
 		return nil, http.StatusBadRequest, fmt.Errorf("not a libprocess message: sender pid %q", from)
 	}
-	if checkFrom {
+	if pol.checkFrom {
 		if err := sameHost(pid.Host, r.RemoteAddr); err != nil {
 			return nil, http.StatusForbidden, err
+		}
+	}
+	if pol.secretFor[name] {
+		got := r.Header.Get(SecretHeader)
+		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(pol.secret)) != 1 {
+			return nil, http.StatusUnauthorized, fmt.Errorf("%s without the cluster secret", name)
 		}
 	}
 	if r.ContentLength > MaxMessageBytes {

@@ -36,10 +36,11 @@ func (e *endless) Read(p []byte) (int, error) {
 
 func TestParseRequest(t *testing.T) {
 	const msg = "mesos.internal.PingSlaveMessage"
+	const secretMsg = "mesos.internal.RunTaskMessage"
 	type req struct {
-		method, path, from, ua, remote string
-		body                           io.Reader
-		length                         int64 // -1: unknown (chunked)
+		method, path, from, ua, remote, secret string
+		body                                   io.Reader
+		length                                 int64 // -1: unknown (chunked)
 	}
 	ok := req{method: "POST", path: "/master/" + msg, from: "slave(1)@127.0.0.1:5051", remote: "127.0.0.1:40000", body: strings.NewReader("x")}
 	with := func(f func(*req)) req { r := ok; f(&r); return r }
@@ -49,6 +50,7 @@ func TestParseRequest(t *testing.T) {
 		checkFrom bool
 		status    int // 0: accepted
 		wantFrom  string
+		wantName  string // default msg
 	}{
 		{name: "accepted", req: ok, checkFrom: true, wantFrom: "slave(1)@127.0.0.1:5051"},
 		{name: "user agent form", req: with(func(r *req) { r.from, r.ua = "", "libprocess/scheduler(1)@127.0.0.1:6000" }), checkFrom: true, wantFrom: "scheduler(1)@127.0.0.1:6000"},
@@ -66,6 +68,10 @@ func TestParseRequest(t *testing.T) {
 		{name: "chunked too large", req: with(func(r *req) { r.body, r.length = io.LimitReader(&endless{}, MaxMessageBytes+10), -1 }), status: http.StatusRequestEntityTooLarge},
 		{name: "at the limit", req: with(func(r *req) { r.body = bytes.NewReader(make([]byte, MaxMessageBytes)) }), wantFrom: "slave(1)@127.0.0.1:5051"},
 		{name: "empty body", req: with(func(r *req) { r.body = strings.NewReader("") }), wantFrom: "slave(1)@127.0.0.1:5051"},
+		{name: "secret", req: with(func(r *req) { r.path, r.secret = "/master/"+secretMsg, "s3" }), wantFrom: "slave(1)@127.0.0.1:5051", wantName: secretMsg},
+		{name: "no secret", req: with(func(r *req) { r.path = "/master/" + secretMsg }), status: http.StatusUnauthorized},
+		{name: "wrong secret", req: with(func(r *req) { r.path, r.secret = "/master/"+secretMsg, "s4" }), status: http.StatusUnauthorized},
+		{name: "secret not needed", req: with(func(r *req) { r.secret = "whatever" }), wantFrom: "slave(1)@127.0.0.1:5051"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,8 +85,11 @@ func TestParseRequest(t *testing.T) {
 			if tc.req.ua != "" {
 				r.Header.Set("User-Agent", tc.req.ua)
 			}
+			if tc.req.secret != "" {
+				r.Header.Set(SecretHeader, tc.req.secret)
+			}
 			r.RemoteAddr = tc.req.remote
-			m, status, err := parseRequest(r, self, installedOnly(msg), tc.checkFrom)
+			m, status, err := parseRequest(r, self, installedOnly(msg, secretMsg), policy{checkFrom: tc.checkFrom, secret: "s3", secretFor: map[string]bool{secretMsg: true}})
 			if tc.status != 0 {
 				require.Error(t, err)
 				assert.Equal(t, tc.status, status)
@@ -88,7 +97,11 @@ func TestParseRequest(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, msg, m.Name)
+			want := msg
+			if tc.wantName != "" {
+				want = tc.wantName
+			}
+			assert.Equal(t, want, m.Name)
 			assert.Equal(t, tc.wantFrom, m.UPID.String())
 		})
 	}
@@ -100,7 +113,7 @@ func TestParseRequestDoesNotReadRefusedBody(t *testing.T) {
 	r.ContentLength = 1 << 40
 	r.Header.Set("Libprocess-From", "slave(1)@127.0.0.1:5051")
 	r.RemoteAddr = "127.0.0.1:1"
-	_, status, err := parseRequest(r, self, installedOnly("m"), true)
+	_, status, err := parseRequest(r, self, installedOnly("m"), policy{checkFrom: true})
 	require.Error(t, err)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
 	assert.Zero(t, body.read)
@@ -124,10 +137,12 @@ func TestSameHost(t *testing.T) {
 }
 
 func FuzzParseRequest(f *testing.F) {
-	f.Add("POST", "/master/m", "slave(1)@127.0.0.1:5051", "", "127.0.0.1:1", []byte("x"), true)
-	f.Add("GET", "/", "", "libprocess/a@b:c", "1.2.3.4:5", []byte{}, false)
-	f.Add("POST", "/master//m", "@:", "libprocess/", "[::1]:80", []byte{0, 1}, true)
-	f.Fuzz(func(t *testing.T, method, path, from, ua, remote string, body []byte, check bool) {
+	f.Add("POST", "/master/m", "slave(1)@127.0.0.1:5051", "", "127.0.0.1:1", []byte("x"), true, "")
+	f.Add("POST", "/master/s", "slave(1)@127.0.0.1:5051", "", "127.0.0.1:1", []byte("x"), true, "right")
+	f.Add("POST", "/master/s", "slave(1)@127.0.0.1:5051", "", "127.0.0.1:1", []byte("x"), false, "righ")
+	f.Add("GET", "/", "", "libprocess/a@b:c", "1.2.3.4:5", []byte{}, false, "")
+	f.Add("POST", "/master//m", "@:", "libprocess/", "[::1]:80", []byte{0, 1}, true, "x")
+	f.Fuzz(func(t *testing.T, method, path, from, ua, remote string, body []byte, check bool, secret string) {
 		r, err := http.NewRequest(method, "http://127.0.0.1:5050/", bytes.NewReader(body))
 		if err != nil {
 			return
@@ -136,15 +151,19 @@ func FuzzParseRequest(f *testing.F) {
 		r.Header.Set("Libprocess-From", from)
 		r.Header.Set("User-Agent", ua)
 		r.RemoteAddr = remote
-		m, status, err := parseRequest(r, self, installedOnly("m"), check)
+		r.Header.Set(SecretHeader, secret)
+		m, status, err := parseRequest(r, self, installedOnly("m", "s"), policy{checkFrom: check, secret: "right", secretFor: map[string]bool{"s": true}})
 		if err != nil {
 			if m != nil || status < 400 || status > 499 {
 				t.Fatalf("refusal with message %v, status %d", m, status)
 			}
 			return
 		}
-		if m == nil || m.UPID == nil || m.Name != "m" || !bytes.Equal(m.Bytes, body) {
+		if m == nil || m.UPID == nil || (m.Name != "m" && m.Name != "s") || !bytes.Equal(m.Bytes, body) {
 			t.Fatalf("accepted a malformed message: %+v", m)
+		}
+		if m.Name == "s" && secret != "right" {
+			t.Fatalf("accepted %q without the secret (%q)", m.Name, secret)
 		}
 	})
 }

@@ -47,7 +47,8 @@ type Transport struct {
 	ln        net.Listener
 	srv       *http.Server
 	stopped   bool
-	checkFrom bool
+	pol       policy
+	secretOut map[string]bool // message names sent with the secret
 }
 
 // Timeouts of one send: connecting, and the whole exchange.
@@ -72,7 +73,7 @@ func NewTransport(pid upid.UPID, ip net.IP) *Transport {
 		quit:      make(chan struct{}),
 		pid:       pid,
 		installed: map[string]bool{},
-		checkFrom: true,
+		pol:       policy{checkFrom: true},
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.mux.HandleFunc("/", t.serveMessage)
@@ -84,7 +85,28 @@ func NewTransport(pid upid.UPID, ip net.IP) *Transport {
 func (t *Transport) SetCheckFrom(on bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.checkFrom = on
+	t.pol.checkFrom = on
+}
+
+// SetSecret makes the transport share a cluster secret: messages it sends
+// whose names are in send carry it (in SecretHeader), and messages it
+// receives whose names are in require are refused with 401 unless they
+// carry it. An empty secret turns both off.
+func (t *Transport) SetSecret(secret string, send, require []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pol.secret, t.pol.secretFor, t.secretOut = "", nil, nil
+	if secret == "" {
+		return
+	}
+	t.pol.secret = secret
+	t.pol.secretFor, t.secretOut = map[string]bool{}, map[string]bool{}
+	for _, n := range require {
+		t.pol.secretFor[n] = true
+	}
+	for _, n := range send {
+		t.secretOut[n] = true
+	}
 }
 
 // Install implements messenger.Transporter.
@@ -168,7 +190,16 @@ func (t *Transport) Send(ctx context.Context, m *messenger.Message) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Libprocess-From", t.UPID().String())
+	t.mu.RLock()
+	from, secret := t.pid.String(), ""
+	if t.secretOut[m.Name] {
+		secret = t.pol.secret
+	}
+	t.mu.RUnlock()
+	req.Header.Set("Libprocess-From", from)
+	if secret != "" {
+		req.Header.Set(SecretHeader, secret)
+	}
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	req.Header.Set("Connection", "Keep-Alive") // mesos-go peers close the connection otherwise
 	resp, err := t.client.Do(req)
@@ -196,9 +227,9 @@ func (e *StatusError) Error() string {
 // serveMessage receives one libprocess message.
 func (t *Transport) serveMessage(w http.ResponseWriter, r *http.Request) {
 	t.mu.RLock()
-	self, check := t.pid, t.checkFrom
+	self, pol := t.pid, t.pol
 	t.mu.RUnlock()
-	m, status, err := parseRequest(r, self, t.isInstalled, check)
+	m, status, err := parseRequest(r, self, t.isInstalled, pol)
 	if err != nil {
 		if status != http.StatusNotFound {
 			log.Warningf("libprocess: %s: refusing %s %s from %s (Libprocess-From %q): %v",

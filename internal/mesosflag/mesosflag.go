@@ -126,3 +126,20 @@ func ReadCredentials(path string) (map[string]string, error) {
 	}
 	return creds, nil
 }
+
+// ReadSecretFile reads a cluster secret: the file's contents without
+// surrounding whitespace, which must not be empty.
+func ReadSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cluster secret: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("cluster secret %s: the file is empty", path)
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		return "", fmt.Errorf("cluster secret %s: want one line", path)
+	}
+	return s, nil
+}

@@ -94,3 +94,21 @@ func TestReadCredentials(t *testing.T) {
 	_, err = ReadCredentials(filepath.Join(dir, "missing"))
 	assert.Error(t, err)
 }
+
+func TestReadSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	s, err := ReadSecretFile(write("ok", "  abc123\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "abc123", s)
+	for _, body := range []string{"", " \n", "a\nb"} {
+		_, err := ReadSecretFile(write("bad", body))
+		assert.Error(t, err, "%q", body)
+	}
+	_, err = ReadSecretFile(filepath.Join(dir, "missing"))
+	assert.Error(t, err)
+}

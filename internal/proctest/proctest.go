@@ -5,6 +5,7 @@ package proctest
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -142,4 +143,19 @@ func (p *Proc) Wait(timeout time.Duration) error {
 	case <-time.After(timeout):
 		return fmt.Errorf("%s still running after %v", p.name, timeout)
 	}
+}
+
+// Main runs a test binary's tests with glog writing into a temporary
+// directory (removed afterwards) rather than into the system's; call it
+// from TestMain.
+func Main(m *testing.M) int {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "proctest-glog-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	_ = flag.Set("log_dir", dir)
+	return m.Run()
 }
