@@ -62,7 +62,9 @@ func (f *failoverTimes) String() string {
 func TestJobSurvivesMasterFailover(t *testing.T) {
 	zs := zktest.Start(t)
 	url := zs.URL("/mesos")
-	cfg := localmesos.Config{ZK: url, ZKSessionTimeout: 2 * time.Second, RegistrationBackoffFactor: 100 * time.Millisecond}
+	// one cluster secret, so that each cluster's agents may register with the other's master
+	cfg := localmesos.Config{ZK: url, ZKSessionTimeout: 2 * time.Second, RegistrationBackoffFactor: 100 * time.Millisecond,
+		ClusterSecret: localmesos.NewClusterSecret()}
 	a, err := localmesos.Start(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { a.Close() })
@@ -171,4 +173,46 @@ func TestJobFailsWhenNoMasterIsElected(t *testing.T) {
 	assert.Contains(t, err.Error(), "master "+url+" lost for 2s")
 	assert.Contains(t, err.Error(), "no master was elected")
 	assert.Equal(t, 1, evs.count(Disconnected))
+}
+
+// If the agents running the job do not re-register with the new leader (here
+// they cannot: each in-process cluster has a cluster secret of its own), the
+// new master never reports their tasks, and the job fails after
+// MasterLostTimeout naming them instead of waiting forever.
+func TestJobFailsWhenItsAgentsDoNotReregister(t *testing.T) {
+	zs := zktest.Start(t)
+	url := zs.URL("/mesos")
+	cfg := localmesos.Config{ZK: url, ZKSessionTimeout: 2 * time.Second, RegistrationBackoffFactor: 100 * time.Millisecond}
+	a, err := localmesos.Start(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	deadline := time.Now().Add(30 * time.Second)
+	for !a.Elected() {
+		require.True(t, time.Now().Before(deadline), "first master not elected")
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
+	b, err := localmesos.Start(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+
+	conf := localConf(t, url)
+	conf.MasterLostTimeout = 3 * time.Second
+	s := NewGoTaskScheduler("", conf, nil)
+	s.reconTiming = reconcileTiming{First: 200 * time.Millisecond, Max: time.Second}
+	s.SpawnTask("wait", 2, map[string]float64{"cpus": 1, "mem": 64})
+	evs := &events{}
+	s.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+		if !untilRunning(2, evs, schedevent) {
+			return
+		}
+		a.StopMaster()
+		for ev := range schedevent {
+			evs.add(ev)
+		}
+	})
+	err = s.Run()
+	require.Error(t, err)
+	t.Logf("error: %v", err)
+	assert.Contains(t, err.Error(), "the master did not report the state of tasks [wait-0 wait-1] within 3s")
+	assert.Equal(t, 1, evs.count(Reregistered))
 }

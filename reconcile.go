@@ -1,6 +1,7 @@
 package mesosgot
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
@@ -120,6 +121,10 @@ func (j *schedJob) checkReconcile() {
 		r.pending = nil
 		return
 	}
+	if d := j.s.conf.MasterLostTimeout; d > 0 && time.Since(r.started) > d {
+		j.unreconciled(d)
+		return
+	}
 	for name := range r.pending {
 		if t := j.tasks[name]; t.terminal {
 			delete(r.pending, name)
@@ -130,6 +135,21 @@ func (j *schedJob) checkReconcile() {
 		return
 	}
 	j.sendReconcile()
+}
+
+// unreconciled fails the job: the master has not answered for some tasks
+// within d of the re-registration (their agents did not re-register).
+func (j *schedJob) unreconciled(d time.Duration) {
+	r := &j.ha.recon
+	names := make([]string, 0, len(r.pending))
+	for name := range r.pending {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	r.pending = nil
+	err := &JobError{TaskName: names[0], Cause: fmt.Sprintf("the master did not report the state of tasks %v within %v of the framework's re-registration (their agents have not re-registered with it)", names, d)}
+	j.emit(Error, err)
+	j.fail(err)
 }
 
 // haTick runs the job's high-availability clocks.

@@ -34,6 +34,7 @@ type election struct {
 	logf    func(format string, args ...any)
 
 	leading atomic.Bool
+	since   atomic.Int64  // when it became leader, UnixNano; 0 before
 	lost    chan struct{} // closed when leadership, once held, is lost
 	lostErr error         // why, set before lost closes
 	quit    chan struct{}
@@ -92,6 +93,7 @@ func (e *election) contend(m *zkgroup.Member) {
 		case <-e.quit:
 			return
 		case <-m.Leading():
+			e.since.Store(time.Now().UnixNano())
 			e.leading.Store(true)
 			e.logf("master %s elected as the leading master (%s)", e.info.GetPid(), m.Node())
 			select {
@@ -300,4 +302,30 @@ func (m *Master) LeadershipErr() error {
 	default:
 		return nil
 	}
+}
+
+// agentReregisterTimeout is Mesos' --agent_reregister_timeout default: how
+// long a newly elected master waits for the agents of its predecessor.
+const agentReregisterTimeout = 10 * time.Minute
+
+// recoveringAgent reports whether agentID, which m does not know, may be
+// an agent of the previous leader that has not re-registered yet. A Mesos
+// master knows those agents from its registry ("recovered" agents) and does
+// not answer reconciliation for their tasks until they re-register or the
+// re-registration timeout passes (Master::reconcile, case 2); m has no
+// registry, so within agentReregisterTimeout of its election it treats any
+// agent ID it has not seen that way. m.mu must be held.
+func (m *master) recoveringAgent(agentID string) bool {
+	if agentID == "" || !m.ha.zk {
+		return false
+	}
+	if _, known := m.agents[agentID]; known {
+		return false
+	}
+	e := m.ha.elect.Load()
+	if e == nil {
+		return false
+	}
+	at := e.since.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) < agentReregisterTimeout
 }

@@ -75,7 +75,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestElectedMasterLeadsStandbyDropsAndTakesOver(t *testing.T) {
 	zs := zktest.Start(t)
 	url := zs.URL("/mesos")
-	cfg := Config{ZK: url, ZKSessionTimeout: 2 * time.Second, RegistrationBackoffFactor: 100 * time.Millisecond}
+	cfg := Config{ZK: url, ZKSessionTimeout: 2 * time.Second, RegistrationBackoffFactor: 100 * time.Millisecond, ClusterSecret: NewClusterSecret()}
 	a := startCluster(t, cfg)
 	eventually(t, "first master elected", a.master.elected)
 	b := startCluster(t, cfg)

@@ -53,6 +53,9 @@ func (m *master) reconcileTasks(from *upid.UPID, msg *mesos.ReconcileTasksMessag
 	for _, s := range msg.GetStatuses() {
 		t := fw.tasks[s.GetTaskId().GetValue()]
 		if t == nil {
+			if m.recoveringAgent(s.GetSlaveId().GetValue()) {
+				continue // no answer yet, as Mesos for a recovered agent
+			}
 			m.masterUpdate(fw, &mesos.TaskInfo{TaskId: s.GetTaskId(), SlaveId: s.GetSlaveId()}, mesos.TaskState_TASK_LOST,
 				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: task is unknown")
 			continue
