@@ -8,7 +8,8 @@ import (
 
 // AppTask is the type of tasks. App tasks use channel "in" to receive
 // messages from the scheduler and send messages to the scheduler on channel
-// "out". Channel "in" is closed to tell the task to exit. Returning nil
+// "out". Channel "in" is closed to tell the task to exit. args[0] is the
+// task's own name ("<name>-<index>"), followed by AppTaskResourceInfo.Args. Returning nil
 // reports TASK_FINISHED, returning an error reports TASK_FAILED with the
 // error's text; a panic is TASK_FAILED with the panic value.
 type AppTask interface {
@@ -16,7 +17,10 @@ type AppTask interface {
 }
 
 // AppTaskFunc is the type of task functions, with the same contract as
-// AppTask.Run.
+// AppTask.Run. On an agent, args[0] is the task's own name
+// ("<name>-<index>", as os.Args[0] is a program's), followed by the
+// AppTaskResourceInfo.Args the scheduler spawned it with; env holds
+// AppTaskResourceInfo.Env plus MESOSGOT_TASK_NAME and MESOSGOT_TASK_INDEX.
 type AppTaskFunc func(in <-chan GoTaskMsg, out chan<- GoTaskMsg, args []string, env map[string]string) error
 
 // Run calls the function itself, so an AppTaskFunc is an AppTask.
@@ -44,7 +48,8 @@ type AppTaskExecutor interface {
 }
 
 // AppTaskArgsRunner is the optional interface of an AppTaskExecutor that
-// takes each task's Args and Env (from AppTaskResourceInfo, plus the
+// takes each task's args and env: args is the task's name followed by
+// AppTaskResourceInfo.Args, env is AppTaskResourceInfo.Env plus the
 // MESOSGOT_TASK_NAME and MESOSGOT_TASK_INDEX entries GoTaskExecutor adds to
 // env). GoTaskExecutor prefers it to RunTask when the app executor has it.
 // DefAppTaskExecutor implements it.

@@ -5,8 +5,15 @@ import "sync"
 // AppSchedulerFunc is a scheduler function: the scheduling logic that runs
 // in the scheduler process. It receives messages from tasks on "schedin",
 // sends messages to tasks on "schedout" and receives scheduling events on
-// "schedevent". Returning from it ends the job normally. schedin and
-// schedevent are closed when the job ends.
+// "schedevent". Returning from it ends the job normally.
+//
+// schedin is closed once no task can send any more: every task has reached
+// a terminal state and everything the tasks sent has been received on
+// schedin (or, at the latest, when the job ends). So `for m := range
+// schedin` ends by itself when the tasks are done; a select should check
+// the second value (`m, ok := <-schedin`). schedevent stays open until the
+// job ends, which for a normal end is after this function returns: do not
+// wait for it to close after the tasks have ended.
 type AppSchedulerFunc func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent)
 
 // Run calls the function itself, so an AppSchedulerFunc is an AppSchedulerTask.
@@ -24,8 +31,10 @@ type AppSchedulerTask interface {
 }
 
 // AppTaskResourceInfo lets the app scheduler give the resource requirements
-// of Count tasks named Name-0 .. Name-(Count-1). Args and Env reach each
-// task function's args and env. Mesos refuses tasks that use no resources,
+// of Count tasks named Name-0 .. Name-(Count-1). Each task function gets
+// args = [its own name ("Name-<index>"), Args...], as a program gets
+// os.Args = [its name, arguments...], and env = Env plus MESOSGOT_TASK_NAME
+// and MESOSGOT_TASK_INDEX. Mesos refuses tasks that use no resources,
 // so a task whose Resources are empty (or all zero) gets
 // DefaultTaskResources.
 type AppTaskResourceInfo struct {

@@ -2,6 +2,7 @@ package mesosgot
 
 import (
 	"flag"
+	"io"
 	"sync"
 	"time"
 )
@@ -50,6 +51,17 @@ type GoTaskSchedConfig struct {
 	// checkpoint its executors and tasks and can recover them after an
 	// agent restart. Default true.
 	Checkpoint bool
+	// PlacementTimeout fails the job, with the explanation of what is short,
+	// when no round of offers could hold the whole job within it; 0 waits.
+	PlacementTimeout time.Duration
+	// LocalCapacityFactor bounds the embedded cluster of Master "local":
+	// it is sized to the job, but to at most this many times the machine's
+	// cpus and memory (0 means the default, 4). A job asking for more fails
+	// at once, saying what is short.
+	LocalCapacityFactor float64
+	// DiagOutput receives the job's own lines (admission warnings, where
+	// the logs are, a kept sandbox); nil means os.Stderr.
+	DiagOutput io.Writer
 }
 
 // DefaultSchedulerConfig returns the defaults, with no flag read.
@@ -75,8 +87,8 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 // mesos-go's example scheduler: -master, -address, -artifactPort,
 // -executor, -mesos_authentication_provider,
 // -mesos_authentication_principal, -mesos_authentication_secret_file, plus
-// -task_refuse_seconds, -registration_timeout, -master_lost_timeout and
-// -checkpoint.
+// -task_refuse_seconds, -registration_timeout, -placement_timeout,
+// -local_capacity_factor, -master_lost_timeout and -checkpoint.
 func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	c := DefaultSchedulerConfig()
 	fs.StringVar(&c.Address, "address", c.Address, "Binding address for artifact server")
@@ -90,6 +102,8 @@ func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	fs.DurationVar(&c.RegistrationTimeout, "registration_timeout", c.RegistrationTimeout, "How long to wait for the framework to register with the master (0: forever)")
 	fs.DurationVar(&c.MasterLostTimeout, "master_lost_timeout", c.MasterLostTimeout, "How long a running job goes on without a reachable master before it fails (0: forever); use -master=zk://... with several masters to survive a master's loss")
 	fs.BoolVar(&c.Checkpoint, "checkpoint", c.Checkpoint, "Ask agents to checkpoint the framework's executors and tasks (recovery after an agent restart)")
+	fs.DurationVar(&c.PlacementTimeout, "placement_timeout", c.PlacementTimeout, "Fail the job, saying which resource is short, when no round of offers can hold all its tasks within this time (0: wait)")
+	fs.Float64Var(&c.LocalCapacityFactor, "local_capacity_factor", c.LocalCapacityFactor, "With -master=local, the embedded cluster holds at most this many times the machine's cpus and memory (0: 4)")
 	return c
 }
 

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,6 +21,9 @@ var schedulerFlagNames = []string{
 	"mesos_authentication_principal",
 	"mesos_authentication_secret_file",
 	"task_refuse_seconds",
+	"registration_timeout",
+	"placement_timeout",
+	"local_capacity_factor",
 }
 
 func newTestFlagSet() *flag.FlagSet {
@@ -74,6 +78,8 @@ func TestRegisterSchedulerFlagsParse(t *testing.T) {
 			assert.Equal(t, "/etc/secret", c.MesosAuthSecretFile)
 		}},
 		{"-task_refuse_seconds=2.5", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, 2.5, c.TaskRefuseSeconds) }},
+		{"-placement_timeout=5s", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, 5*time.Second, c.PlacementTimeout) }},
+		{"-local_capacity_factor=1.5", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, 1.5, c.LocalCapacityFactor) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.arg, func(t *testing.T) {

@@ -180,7 +180,7 @@ func TestExecutorInfo(t *testing.T) {
 	uri := info.Command.Uris[0]
 	assert.Equal(t, s.executorURI, uri.GetValue())
 	assert.True(t, uri.GetExecutable())
-	assert.Equal(t, `./app-executor -v=2 'a b' 'it'\''s' '$HOME' ''`, info.Command.GetValue())
+	assert.Equal(t, executorTmpDir+`./app-executor -v=2 'a b' 'it'\''s' '$HOME' ''`, info.Command.GetValue())
 
 	require.Len(t, info.Resources, 2, "zero resources are left out")
 	assert.Equal(t, "cpus", info.Resources[0].GetName(), "sorted by name")
@@ -205,7 +205,7 @@ func TestExecutorInfoURLExecutor(t *testing.T) {
 	info := s.executorInfo("e")
 	require.Len(t, info.Command.Uris, 1)
 	assert.Equal(t, c.ExecutorPath, info.Command.Uris[0].GetValue())
-	assert.Equal(t, "./my-exe", info.Command.GetValue())
+	assert.Equal(t, executorTmpDir+"./my-exe", info.Command.GetValue())
 	assert.Equal(t, map[string]float64{"cpus": 0.1, "mem": 32}, scalarResources(info.Resources))
 }
 

@@ -1,6 +1,9 @@
 package mesosgot
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // SchedEvent is a scheduler event (a task's state change, a lost agent, a
 // disconnect, the job's end, ...) delivered to the app scheduler on its
@@ -14,7 +17,8 @@ type SchedEvent struct {
 // SchedEventType is the kind of a SchedEvent.
 type SchedEventType int
 
-// The scheduler event types, in the seed's order. The comment of each says
+// The scheduler event types, in their original order (the values are part
+// of the API; types added later follow NumSchedEventTypes). The comment of each says
 // when it is emitted and the type of SchedEvent.EventData it carries.
 const (
 	// Registered: the framework registered with the master. EventData: string, the framework ID.
@@ -50,8 +54,16 @@ const (
 	// mesosgot (a malformed framework message, a message to an unknown task:
 	// logged and dropped, the job goes on). EventData: error.
 	Error
-	// NumSchedEventTypes is the number of event types, not an event.
+	// NumSchedEventTypes is the number of the event types above, not an
+	// event. Event types added later follow it, so that every value above
+	// keeps its meaning.
 	NumSchedEventTypes
+
+	// JobNotAdmitted: a round of offers could not hold the whole job (the
+	// offers were declined); emitted on the first such round and then at
+	// most every 10 s while the job waits. With a placement timeout the job
+	// fails once it is reached. EventData: AdmissionEvent.
+	JobNotAdmitted
 )
 
 var schedEventNames = [...]string{
@@ -69,11 +81,12 @@ var schedEventNames = [...]string{
 	ExecutorLost:   "ExecutorLost",
 	Shutdown:       "Shutdown",
 	Error:          "Error",
+	JobNotAdmitted: "JobNotAdmitted",
 }
 
 // String returns the constant's name, e.g. "TaskFailed".
 func (et SchedEventType) String() string {
-	if et >= 0 && int(et) < len(schedEventNames) {
+	if et >= 0 && int(et) < len(schedEventNames) && schedEventNames[et] != "" {
 		return schedEventNames[et]
 	}
 	return fmt.Sprintf("SchedEventType(%d)", int(et))
@@ -104,14 +117,23 @@ type JobError struct {
 	// TaskName names the task whose failure ended the job; empty when the
 	// cause is not one task (an agent lost, a driver error).
 	TaskName string
-	// Cause says what happened, e.g. "TASK_FAILED: boom".
+	// Cause says what happened, e.g. "TASK_FAILED: boom". For a task that
+	// panicked it holds the panic value and the first frames of the stack.
 	Cause string
+	// ExecutorStderr is the end of the failed executor's stderr, when the
+	// embedded cluster of Master "local" ran it; empty otherwise.
+	ExecutorStderr string
 }
 
-// Error returns a one-line reason naming the task and the cause.
+// Error returns the reason naming the task and the cause, followed by the
+// executor's stderr tail, if any, on lines of their own.
 func (e *JobError) Error() string {
-	if e.TaskName == "" {
-		return "mesosgot: job failed: " + e.Cause
+	s := "mesosgot: job failed: " + e.Cause
+	if e.TaskName != "" {
+		s = fmt.Sprintf("mesosgot: job failed: task %s: %s", e.TaskName, e.Cause)
 	}
-	return fmt.Sprintf("mesosgot: job failed: task %s: %s", e.TaskName, e.Cause)
+	if e.ExecutorStderr != "" {
+		s += "\nexecutor stderr (last lines):\n\t" + strings.ReplaceAll(e.ExecutorStderr, "\n", "\n\t")
+	}
+	return s
 }

@@ -41,6 +41,9 @@ func TestSchedEventTypeValuesAndNames(t *testing.T) {
 	}
 	// The 15th constant counts the others; it is not an event.
 	assert.Equal(t, 14, int(NumSchedEventTypes))
+	// Types added since follow it.
+	assert.Equal(t, 15, int(JobNotAdmitted))
+	assert.Equal(t, "JobNotAdmitted", JobNotAdmitted.String())
 }
 
 func TestSchedEventTypeStringOutOfRange(t *testing.T) {
@@ -49,7 +52,7 @@ func TestSchedEventTypeStringOutOfRange(t *testing.T) {
 		want string
 	}{
 		{NumSchedEventTypes, "SchedEventType(14)"},
-		{15, "SchedEventType(15)"},
+		{16, "SchedEventType(16)"},
 		{1000, "SchedEventType(1000)"},
 		{-1, "SchedEventType(-1)"},
 	}

@@ -42,7 +42,8 @@ func ExampleNewDefAppTaskExecutor() {
 	exec := mesosgot.NewDefAppTaskExecutor()
 	exec.RegisterTaskFunc("echo", func(in <-chan mesosgot.GoTaskMsg, out chan<- mesosgot.GoTaskMsg, args []string, env map[string]string) error {
 		for m := range in { // in is closed to tell the task to exit
-			out <- mesosgot.GoTaskMsg{TaskName: m.TaskName, MessageData: args[0] + m.MessageData}
+			// args[0] is the task's own name, then the spawned Args
+			out <- mesosgot.GoTaskMsg{TaskName: args[0], MessageData: args[1] + m.MessageData}
 		}
 		return nil
 	})
@@ -53,7 +54,7 @@ func ExampleNewDefAppTaskExecutor() {
 	in <- mesosgot.GoTaskMsg{TaskName: "echo-0", MessageData: "hello"}
 	in <- mesosgot.GoTaskMsg{TaskName: "echo-0", MessageData: "world"}
 	close(in)
-	err := exec.RunTaskWithArgs("echo", in, out, []string{"echo: "}, nil)
+	err := exec.RunTaskWithArgs("echo", in, out, []string{"echo-0", "echo: "}, nil)
 	close(out)
 	for m := range out {
 		fmt.Println(m.MessageData)

@@ -69,8 +69,9 @@ func (t *execTask) start(exec *GoTaskExecutor, args []string, env map[string]str
 func (t *execTask) run(app AppTaskExecutor, args []string, env map[string]string) (state mesos.TaskState, msg string) {
 	defer func() {
 		if r := recover(); r != nil {
-			log.Errorf("mesosgot: task %s panicked: %v\n%s", t.name, r, debug.Stack())
-			state, msg = mesos.TaskState_TASK_FAILED, fmt.Sprintf("panic: %v", r)
+			stack := debug.Stack()
+			log.Errorf("mesosgot: task %s panicked: %v\n%s", t.name, r, stack)
+			state, msg = mesos.TaskState_TASK_FAILED, fmt.Sprintf("panic: %v\n%s", r, panicStackHead(stack, panicStackFrames))
 		}
 	}()
 	var err error

@@ -294,6 +294,8 @@ func (exec *GoTaskExecutor) launch(info *mesos.TaskInfo) {
 		return
 	}
 	base, index := splitTaskName(name)
+	// args[0] is the task's own name, as os.Args[0] is a program's.
+	args = append([]string{name}, args...)
 	env["MESOSGOT_TASK_NAME"] = name
 	env["MESOSGOT_TASK_INDEX"] = index
 	t := newExecTask(name, base, exec.linkCfg.TaskQueue)

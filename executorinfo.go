@@ -26,10 +26,15 @@ func (schd *GoTaskScheduler) prepareArtifacts(bindIP net.IP) error {
 	return nil
 }
 
+// executorTmpDir is the executor's TMPDIR: its sandbox, so that its log
+// files (glog writes them to TMPDIR) live and go with the sandbox.
+const executorTmpDir = `TMPDIR="${MESOS_SANDBOX:-${TMPDIR:-/tmp}}" `
+
 // executorInfo is the ExecutorInfo of the executor on one agent: fetch the
-// binary from executorURI into the sandbox and run it.
+// binary from executorURI into the sandbox and run it there, with the
+// sandbox as its TMPDIR.
 func (schd *GoTaskScheduler) executorInfo(execID string) *mesos.ExecutorInfo {
-	cmd := "./" + shellQuote(urlBase(schd.executorURI))
+	cmd := executorTmpDir + "./" + shellQuote(urlBase(schd.executorURI))
 	for _, a := range schd.conf.ExecutorArgs {
 		cmd += " " + shellQuote(a)
 	}

@@ -280,6 +280,9 @@ func TestPanickingTaskFailsJobExecutorSurvives(t *testing.T) {
 	require.ErrorAs(t, err, &je)
 	assert.Equal(t, "boom-0", je.TaskName)
 	assert.Contains(t, je.Cause, "panic: kaboom")
+	assert.Regexp(t, `panic: kaboom\n\tgithub\.com/mesosgot/mesosgot\.TestPanickingTaskFailsJobExecutorSurvives\.func[\d.]+\(`, je.Cause, "the stack's head, from the panicking function")
+	assert.Contains(t, je.Cause, "job_test.go:", "with file and line")
+	assert.NotContains(t, je.Cause, "execTask", "mesosgot's own frames below the task are left out")
 	assert.Equal(t, int32(2), others.Load(), "the executor survived the panic and closed the other tasks' in")
 	killed := evs.find(TaskKilled)
 	assert.Len(t, killed, 2, "the other tasks report TASK_KILLED")
@@ -343,7 +346,7 @@ func TestArgsAndEnvReachTheTask(t *testing.T) {
 	})
 	require.NoError(t, f.run())
 	seen := []string{<-got, <-got}
-	assert.ElementsMatch(t, []string{`show-0|["a b" "^c\x00"]|v=1|0`, `show-1|["a b" "^c\x00"]|v=1|1`}, seen)
+	assert.ElementsMatch(t, []string{`show-0|["show-0" "a b" "^c\x00"]|v=1|0`, `show-1|["show-1" "a b" "^c\x00"]|v=1|1`}, seen)
 }
 
 func TestMalformedFrameworkMessagesAreReportedNotFatal(t *testing.T) {

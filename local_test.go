@@ -137,9 +137,11 @@ func TestLocalExecutorExitFailsJobNamingTask(t *testing.T) {
 		drainEvents(evs, schedevent)
 	})
 	err := s.Run()
+	t.Cleanup(func() { os.RemoveAll(s.keptSandbox) })
 	var je *JobError
 	require.ErrorAs(t, err, &je)
 	assert.Regexp(t, `^(wait|exit)-\d$`, je.TaskName)
+	assert.NotEmpty(t, s.keptSandbox, "the failed executor's sandbox is kept")
 	t.Logf("job error: %v", err)
 	assert.GreaterOrEqual(t, evs.count(TaskFailed)+evs.count(TaskLost)+evs.count(ExecutorLost), 1)
 	assert.Empty(t, executorProcesses(t, testExecutor(t)), "no executor process left behind")

@@ -3,12 +3,12 @@ package mesosgot
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/gogo/protobuf/proto"
 	log "github.com/golang/glog"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	util "github.com/mesos/mesos-go/api/v0/mesosutil"
@@ -115,6 +115,16 @@ type schedJob struct {
 	jobErr   error
 	deadline time.Time // of the current draining/stopping phase
 	ha       haState   // the master's presence and reconciliation (masterwatch.go, reconcile.go)
+
+	driverIsGone bool // the driver stopped without the job asking
+
+	terminalCount int       // tasks in a terminal state
+	schedinClosed bool      // no task can send any more: schedin was closed early
+	silentSince   time.Time // when schedin was closed early
+	silentHinted  bool      // the user was told the job waits for the app
+
+	admit     admission // what the declined rounds of offers held
+	waitSince time.Time // when the job began to wait for offers (registration)
 }
 
 func newSchedJob(s *GoTaskScheduler, driver sched.SchedulerDriver, epoch uint64) *schedJob {
@@ -137,7 +147,11 @@ func newSchedJob(s *GoTaskScheduler, driver sched.SchedulerDriver, epoch uint64)
 // callbacks, app messages and link ticks until the job has ended.
 func (j *schedJob) loop() {
 	defer close(j.s.done)
-	if err := j.setupTasks(); err != nil {
+	if err := j.s.prepErr; err != nil {
+		// the driver was built from a config whose preparation failed
+		j.emit(Error, err)
+		j.fail(&JobError{Cause: err.Error()})
+	} else if err := j.setupTasks(); err != nil {
 		j.emit(Error, err)
 		j.fail(&JobError{Cause: err.Error()})
 	}
@@ -204,6 +218,7 @@ func (j *schedJob) loop() {
 		}
 		j.flush()
 		j.advance()
+		j.closeSchedinWhenSilent()
 	}
 	j.stopMasterProbe()
 	j.finish()
@@ -213,13 +228,25 @@ func (j *schedJob) loop() {
 // for schedevent (an event is due once the messages queued before it were
 // delivered), each with its channel, or a nil channel when there is none.
 func (j *schedJob) appHeads() (inCh chan GoTaskMsg, in GoTaskMsg, evCh chan SchedEvent, ev SchedEvent) {
-	if j.inQ.len() > 0 {
+	if j.inQ.len() > 0 && !j.schedinClosed {
 		inCh, in = j.schedin, j.inQ.front().msg
 	}
 	if j.evQ.len() > 0 && j.evQ.front().barrier <= j.delivered {
 		evCh, ev = j.schedevent, j.evQ.front().ev
 	}
 	return inCh, in, evCh, ev
+}
+
+// closeSchedinWhenSilent closes schedin once no task can send any more:
+// every task has reached a terminal state and everything the tasks sent
+// has been handed to the app. schedevent stays open until the job ends.
+func (j *schedJob) closeSchedinWhenSilent() {
+	if j.schedinClosed || j.phase == phaseDone || j.inQ.len() > 0 || j.terminalCount < len(j.tasks) {
+		return
+	}
+	j.schedinClosed = true
+	j.silentSince = time.Now()
+	close(j.schedin)
 }
 
 // popIn removes the message appHeads returned, now handed to the app.
@@ -291,124 +318,10 @@ func (j *schedJob) emit(t SchedEventType, data interface{}) {
 func (j *schedJob) registered(frameworkID string) {
 	j.masterBack()
 	j.frameworkID = frameworkID
+	if j.waitSince.IsZero() {
+		j.waitSince = time.Now()
+	}
 	j.emit(Registered, frameworkID)
-}
-
-// resourceOffers launches the job if this round holds it, and declines
-// every offer it does not use.
-func (j *schedJob) resourceOffers(offers []*mesos.Offer) {
-	if !j.wantsLaunch() {
-		j.decline(offers, nil, launchedRefuseSeconds)
-		return
-	}
-	pOffers := make([]placementOffer, len(offers))
-	for i, o := range offers {
-		pOffers[i] = placementOffer{ID: o.GetId().GetValue(), AgentID: o.GetSlaveId().GetValue(), Resources: scalarResources(o.GetResources())}
-	}
-	pTasks := make([]placementTask, len(j.taskOrder))
-	for i, name := range j.taskOrder {
-		pTasks[i] = placementTask{Name: name, Resources: j.tasks[name].res}
-	}
-	plan, ok := planPlacement(pOffers, pTasks, j.s.conf.ExecutorResources)
-	if !ok {
-		log.Infof("mesosgot: %d offers cannot hold the %d tasks of the job; declining for %gs", len(offers), len(pTasks), j.s.conf.TaskRefuseSeconds)
-		j.decline(offers, nil, j.s.conf.TaskRefuseSeconds)
-		return
-	}
-	hostOf := map[string]string{}
-	for _, o := range offers {
-		hostOf[o.GetSlaveId().GetValue()] = o.GetHostname()
-	}
-	j.launched = true
-	if j.phase == phaseWaiting {
-		j.phase = phaseRunning
-	}
-	for _, ap := range plan.Agents {
-		execID := "mesosgot-executor-" + ap.AgentID
-		conn := &execConn{
-			execID: execID, agentID: ap.AgentID,
-			execPB: util.NewExecutorID(execID), agentPB: util.NewSlaveID(ap.AgentID),
-			link: newLink(j.s.linkCfg, j.epoch), tasks: map[string]bool{},
-		}
-		j.conns[execID] = conn
-		execInfo := j.s.executorInfo(execID)
-		var infos []*mesos.TaskInfo
-		for _, ti := range ap.Tasks {
-			t := j.tasks[pTasks[ti].Name]
-			t.agentID, t.execID, t.launched = ap.AgentID, execID, true
-			conn.tasks[t.name] = true
-			infos = append(infos, &mesos.TaskInfo{
-				Name:      proto.String(t.name),
-				TaskId:    util.NewTaskID(t.name),
-				SlaveId:   util.NewSlaveID(ap.AgentID),
-				Executor:  execInfo,
-				Resources: toMesosResources(t.res),
-				Data:      encodeTaskData(t.info.Args, t.info.Env),
-			})
-		}
-		offerIDs := make([]*mesos.OfferID, len(ap.OfferIDs))
-		for i, id := range ap.OfferIDs {
-			offerIDs[i] = util.NewOfferID(id)
-		}
-		log.Infof("mesosgot: launching %d tasks on agent %s (%s)", len(infos), ap.AgentID, hostOf[ap.AgentID])
-		if _, err := j.driver.LaunchTasks(offerIDs, infos, &mesos.Filters{RefuseSeconds: proto.Float64(launchedRefuseSeconds)}); err != nil {
-			j.emit(Error, fmt.Errorf("mesosgot: launching tasks on agent %s: %w", ap.AgentID, err))
-			j.fail(&JobError{TaskName: infos[0].GetName(), Cause: "launch failed: " + err.Error()})
-			return
-		}
-		for _, ti := range ap.Tasks {
-			t := j.tasks[pTasks[ti].Name]
-			j.emit(TaskLaunched, TaskEvent{TaskName: t.name, AgentID: t.agentID})
-			if len(t.pending) > 0 {
-				j.backlog[t.name] = t
-			}
-		}
-	}
-	used := map[string]bool{}
-	for _, ap := range plan.Agents {
-		for _, id := range ap.OfferIDs {
-			used[id] = true
-		}
-	}
-	j.decline(offers, used, launchedRefuseSeconds)
-}
-
-// wantsLaunch reports whether offers are still of use: the job has tasks,
-// has not launched them, and is not ending (or is ending normally with
-// messages the app sent to tasks not yet launched).
-func (j *schedJob) wantsLaunch() bool {
-	if j.launched || len(j.tasks) == 0 {
-		return false
-	}
-	switch j.phase {
-	case phaseWaiting:
-		return true
-	case phaseDraining:
-		return j.hasPending()
-	}
-	return false
-}
-
-// hasPending reports whether any task has app messages waiting.
-func (j *schedJob) hasPending() bool {
-	for _, t := range j.tasks {
-		if len(t.pending) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// decline declines every offer not in used, with the given refuse filter.
-func (j *schedJob) decline(offers []*mesos.Offer, used map[string]bool, refuse float64) {
-	for _, o := range offers {
-		if used[o.GetId().GetValue()] {
-			continue
-		}
-		if _, err := j.driver.DeclineOffer(o.GetId(), &mesos.Filters{RefuseSeconds: proto.Float64(refuse)}); err != nil {
-			log.Warningf("mesosgot: declining offer %s: %v", o.GetId().GetValue(), err)
-		}
-	}
 }
 
 // route takes one message the app sent on schedout.
@@ -516,7 +429,10 @@ func (j *schedJob) flush() {
 				c.link.Consumed(m.TaskName, 1)
 				continue
 			}
-			if j.appEnded || j.phase == phaseDone {
+			if j.appEnded || j.phase == phaseDone || j.schedinClosed {
+				if j.schedinClosed && !j.appEnded {
+					log.Warningf("mesosgot: message from task %s after it ended dropped (schedin is closed)", m.TaskName)
+				}
 				c.link.Consumed(m.TaskName, 1)
 				continue
 			}
@@ -575,6 +491,7 @@ func (j *schedJob) statusUpdate(st *mesos.TaskStatus) {
 		return
 	}
 	t.terminal = true
+	j.terminalCount++
 	t.pending = nil
 	delete(j.backlog, name)
 	switch st.GetState() {
@@ -587,11 +504,33 @@ func (j *schedJob) statusUpdate(st *mesos.TaskStatus) {
 		}
 	case mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_ERROR:
 		j.emit(TaskFailed, ev)
-		j.fail(&JobError{TaskName: name, Cause: cause})
+		j.fail(j.taskError(t, cause, st.GetSource() != mesos.TaskStatus_SOURCE_EXECUTOR))
 	default:
 		j.emit(TaskLost, ev)
-		j.fail(&JobError{TaskName: name, Cause: cause})
+		j.fail(j.taskError(t, cause, st.GetSource() != mesos.TaskStatus_SOURCE_EXECUTOR))
 	}
+}
+
+// shellCouldNotRun matches the exit statuses of sh -c when the command
+// could not be run (126: not executable, 127: not found), also as raw wait
+// statuses.
+var shellCouldNotRun = regexp.MustCompile(`status (126|127|32256|32512)\b`)
+
+// taskError is the JobError of task t failing with cause; when the executor
+// itself failed (not the task function) and the embedded cluster ran it,
+// the end of the executor's stderr goes with it.
+func (j *schedJob) taskError(t *schedTask, cause string, executorFailed bool) *JobError {
+	je := &JobError{TaskName: t.name, Cause: cause}
+	if executorFailed && shellCouldNotRun.MatchString(cause) {
+		je.Cause += " (the shell could not run the executor: is -executor a program built for the agents' OS and architecture?)"
+	}
+	if executorFailed && t.execID != "" {
+		je.ExecutorStderr = j.s.executorStderrTail(j.frameworkID, t.agentID, t.execID)
+		if j.jobErr == nil {
+			j.s.keepSandbox = j.s.localWorkDir != "" // its files are what is left to read
+		}
+	}
+	return je
 }
 
 func (j *schedJob) slaveLost(agentID string) {
@@ -608,164 +547,10 @@ func (j *schedJob) executorLost(execID, agentID string, status int) {
 	j.emit(ExecutorLost, ExecutorLostEvent{ExecutorID: execID, AgentID: agentID, Status: status})
 	for _, name := range j.taskOrder {
 		if t := j.tasks[name]; t.execID == execID && t.launched && !t.terminal {
-			j.fail(&JobError{TaskName: name, Cause: fmt.Sprintf("executor %s on agent %s exited with status %d", execID, agentID, status)})
+			j.fail(j.taskError(t, fmt.Sprintf("executor %s on agent %s exited with status %d", execID, agentID, status), true))
 			return
 		}
 	}
-}
-
-// fail ends the job with err (the first failure wins): the other tasks are
-// asked to end and the driver stops once they have.
-func (j *schedJob) fail(err error) {
-	if j.jobErr != nil || j.phase == phaseDone {
-		return
-	}
-	j.jobErr = err
-	log.Errorf("%v", err)
-	if j.phase < phaseStopping {
-		j.stopTasks()
-	}
-}
-
-// appReturned starts the normal end: deliver what the app sent, then stop.
-func (j *schedJob) appReturned() {
-	if j.phase >= phaseDraining {
-		return
-	}
-	j.phase = phaseDraining
-	j.deadline = time.Now().Add(j.s.timing.DrainGrace)
-}
-
-// stopTasks asks every task still running to end (closing its in) and
-// moves to phaseStopping.
-func (j *schedJob) stopTasks() {
-	j.phase = phaseStopping
-	j.deadline = time.Now().Add(j.s.timing.StopGrace)
-	j.parked = nil
-	for _, name := range j.taskOrder {
-		t := j.tasks[name]
-		t.pending = nil
-		if !t.launched || t.terminal {
-			continue
-		}
-		t.killAsk = true
-		if _, err := j.driver.KillTask(util.NewTaskID(name)); err != nil {
-			log.Warningf("mesosgot: killing task %s: %v", name, err)
-		}
-	}
-	j.backlog = map[string]*schedTask{}
-}
-
-// advance moves between phases when their condition holds.
-func (j *schedJob) advance() {
-	switch j.phase {
-	case phaseWaiting, phaseRunning:
-		if j.appEnded {
-			j.appReturned()
-		}
-	case phaseDraining:
-		if len(j.schedout) > 0 || j.parked != nil || j.hasPending() {
-			return
-		}
-		for _, c := range j.conns {
-			if !c.link.Idle() && j.connLive(c) {
-				return
-			}
-		}
-		j.stopTasks()
-		j.advance()
-	case phaseStopping:
-		for _, t := range j.tasks {
-			if t.launched && !t.terminal {
-				return
-			}
-		}
-		j.stopDriver()
-	}
-}
-
-// connLive reports whether any task of c has not ended (an executor whose
-// tasks all ended owes no acknowledgement).
-func (j *schedJob) connLive(c *execConn) bool {
-	for name := range c.tasks {
-		if !j.tasks[name].terminal {
-			return true
-		}
-	}
-	return false
-}
-
-// checkDeadlines gives up waiting in draining or stopping phases.
-func (j *schedJob) checkDeadlines() {
-	if j.deadline.IsZero() || time.Now().Before(j.deadline) {
-		return
-	}
-	switch j.phase {
-	case phaseDraining:
-		err := &JobError{Cause: fmt.Sprintf("messages still unacknowledged after %v at the job's end", j.s.timing.DrainGrace)}
-		j.emit(Error, err)
-		j.fail(err)
-	case phaseStopping:
-		var left []string
-		for _, name := range j.taskOrder {
-			if t := j.tasks[name]; t.launched && !t.terminal {
-				left = append(left, name)
-			}
-		}
-		sort.Strings(left)
-		log.Warningf("mesosgot: tasks %v did not end within %v; stopping the driver", left, j.s.timing.StopGrace)
-		j.stopDriver()
-	}
-}
-
-// stopDriver stops the driver (unregistering the framework, so Mesos shuts
-// its executors down) and ends the loop.
-func (j *schedJob) stopDriver() {
-	j.emit(Shutdown, j.jobErr)
-	if _, err := j.driver.Stop(false); err != nil {
-		log.Warningf("mesosgot: stopping the driver: %v", err)
-	}
-	j.phase = phaseDone
-}
-
-// finish hands the app what is queued (bounded by FlushGrace), closes the
-// app's channels and waits (bounded by AppGrace) for the app to return,
-// discarding what it still sends.
-func (j *schedJob) finish() {
-	flushEnd := time.NewTimer(j.s.timing.FlushGrace)
-	defer flushEnd.Stop()
-	for !j.appEnded && (j.inQ.len() > 0 || j.evQ.len() > 0) {
-		inCh, inHead, evCh, evHead := j.appHeads()
-		select {
-		case inCh <- inHead:
-			j.popIn()
-		case evCh <- evHead:
-			j.popEv()
-		case <-j.schedout:
-		case <-j.appDone:
-			j.appEnded = true
-		case <-flushEnd.C:
-			log.Warningf("mesosgot: the app scheduler did not take %d messages and %d events at the job's end", j.inQ.len(), j.evQ.len())
-			j.inQ.reset()
-			j.evQ.reset()
-		}
-	}
-	close(j.schedin)
-	close(j.schedevent)
-	appEnd := time.NewTimer(j.s.timing.AppGrace)
-	defer appEnd.Stop()
-	for !j.appEnded {
-		select {
-		case <-j.schedout:
-		case <-j.appDone:
-			j.appEnded = true
-		case <-appEnd.C:
-			log.Warningf("mesosgot: the app scheduler has not returned %v after the job ended", j.s.timing.AppGrace)
-			j.appEnded = true
-		}
-	}
-	j.s.result = j.jobErr
-	j.s.runCleanups()
 }
 
 // scalarResources sums an offer's scalar resources by name.

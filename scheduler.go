@@ -36,8 +36,11 @@ type GoTaskScheduler struct {
 	prepErr  error
 	drvConf  sched.DriverConfig
 
-	executorURI string              // where agents fetch the executor binary
-	local       *localmesos.Cluster // the embedded cluster of -master=local, if any
+	executorURI  string              // where agents fetch the executor binary
+	local        *localmesos.Cluster // the embedded cluster of -master=local, if any
+	localWorkDir string              // its work directory (the sandboxes)
+	keepSandbox  bool                // an executor failed: keep the work directory
+	keptSandbox  string              // the work directory kept after a failed job
 
 	cleanupMu sync.Mutex
 	cleanups  []func()
@@ -48,11 +51,24 @@ type GoTaskScheduler struct {
 	startFail       chan struct{} // closed when the job cannot start (see noteStartFailure)
 	startFailReason string
 
-	startOnce sync.Once
-	inbox     *inbox[func()]
-	done      chan struct{} // closed when the job's goroutine has ended
-	job       *schedJob     // owned by the job goroutine
-	result    error         // written before done is closed
+	// the driver's messenger (see jobMessenger)
+	msgrMu          sync.Mutex
+	msgr            *jobMessenger // the messenger of the last driver built from DriverConfig
+	masterErr       string        // the error message the master sent, if any
+	msgrStopped     chan struct{} // closed when the driver stops its messenger
+	msgrStoppedOnce sync.Once
+	runDriverActive atomic.Bool   // RunDriver runs the driver (and watches its start)
+	selfStop        atomic.Bool   // the job asked the driver to stop
+	stopCall        chan struct{} // closed when the job's Stop/Abort call returned; set before done closes
+
+	diagMu sync.Mutex // serializes the job's own lines on DiagOutput
+
+	startOnce  sync.Once
+	notStarted bool // set in startOnce when the driver stopped before any callback
+	inbox      *inbox[func()]
+	done       chan struct{} // closed when the job's goroutine has ended
+	job        *schedJob     // owned by the job goroutine
+	result     error         // written before done is closed
 
 	// linkCfg configures the links to executors (tests may shrink it).
 	linkCfg linkConfig
@@ -90,6 +106,7 @@ func NewGoTaskScheduler(userName string, conf *GoTaskSchedConfig, aps AppTaskSch
 		done:  make(chan struct{}),
 
 		registeredCh: make(chan struct{}),
+		msgrStopped:  make(chan struct{}),
 		startFail:    make(chan struct{}),
 		linkCfg:      defaultLinkConfig(),
 		timing:       defaultJobTiming(),
@@ -131,8 +148,22 @@ func (schd *GoTaskScheduler) Err() error {
 // context when a principal is configured. The first call also starts the
 // artifact server that ships the executor binary (and, with Master "local",
 // the embedded cluster); check Err afterwards.
+//
+// A driver built from this config runs the job to its end: when the
+// preparation failed, its Run returns at once with an error (the cause is
+// logged at ERROR); when the job fails, the driver is aborted (Run returns
+// DRIVER_ABORTED; Result has the error naming the task and the cause, which
+// is also logged at ERROR); either way Run returns only once the job's
+// teardown (last events, embedded cluster, sandbox) has completed.
 func (schd *GoTaskScheduler) DriverConfig() (drvConfig sched.DriverConfig) {
-	schd.prepOnce.Do(func() { schd.prepErr = schd.prepare() })
+	schd.prepOnce.Do(func() {
+		schd.prepErr = schd.prepare()
+		schd.installMessenger(&schd.drvConf)
+		if schd.prepErr != nil {
+			log.Errorf("%v", schd.prepErr)
+			schd.runCleanups()
+		}
+	})
 	return schd.drvConf
 }
 
@@ -149,6 +180,13 @@ func (schd *GoTaskScheduler) prepare() error {
 	if c.FailoverTimeout > 0 {
 		fw.FailoverTimeout = proto.Float64(c.FailoverTimeout.Seconds())
 	}
+	// A driver can be built from the config even when preparing fails
+	// below; it then refuses to start (see refusingMessenger).
+	schd.drvConf = sched.DriverConfig{
+		Scheduler: schd,
+		Framework: fw,
+		Master:    c.Master,
+	}
 	bindIP := net.ParseIP(c.Address)
 	if bindIP == nil {
 		addrs, err := net.LookupIP(c.Address)
@@ -157,12 +195,7 @@ func (schd *GoTaskScheduler) prepare() error {
 		}
 		bindIP = addrs[0]
 	}
-	schd.drvConf = sched.DriverConfig{
-		Scheduler:      schd,
-		Framework:      fw,
-		Master:         c.Master,
-		BindingAddress: bindIP,
-	}
+	schd.drvConf.BindingAddress = bindIP
 	if c.MesosAuthPrincipal != "" {
 		fw.Principal = proto.String(c.MesosAuthPrincipal)
 		cred := &mesos.Credential{Principal: proto.String(c.MesosAuthPrincipal)}
@@ -179,7 +212,6 @@ func (schd *GoTaskScheduler) prepare() error {
 			ctx = auth.WithLoginProvider(ctx, provider)
 			return sasl.WithBindingAddress(ctx, bindIP)
 		}
-		schd.watchAuthentication(&schd.drvConf)
 	}
 	schd.watchMaster(&schd.drvConf)
 	if err := schd.prepareMaster(); err != nil {
@@ -267,14 +299,16 @@ func (sched *GoTaskScheduler) start(driver sched.SchedulerDriver) {
 }
 
 // Done returns a channel closed when the job has ended (its driver stopped
-// and the app channels closed). It is never closed for a job that never
+// and the app channels closed), or when its driver stopped before the job
 // started.
 func (sched *GoTaskScheduler) Done() <-chan struct{} {
 	return sched.done
 }
 
 // Result returns the job's outcome once Done is closed: nil for a normal
-// end, else an error naming the task and the cause (a *JobError).
+// end, else an error naming the task and the cause (a *JobError), or why
+// the job never started (the driver stopped first, the registration timed
+// out, the authentication was refused).
 func (sched *GoTaskScheduler) Result() error {
 	select {
 	case <-sched.done:

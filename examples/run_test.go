@@ -5,11 +5,13 @@ package examples_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -78,13 +80,42 @@ func TestElevatorExampleOnLocalCluster(t *testing.T) {
 func TestPingPongOverLossyMesosLocal(t *testing.T) {
 	dir := t.TempDir()
 	bins := build(t, dir, "./pingpong/scheduler", "./pingpong/executor", "../cmd/mesos-local")
-	ml := exec.Command(bins[2], "-port", "0", "-num_slaves", "2", "-drop", "0.2", "-dup", "0.05")
+	master, stop := startMesosLocal(t, bins[2], "-num_slaves", "2", "-drop", "0.2", "-dup", "0.05")
+	out, err := runJobOn(t, master, bins[0], bins[1], "-workers", "4", "-messages", "5000")
+	rest := stop()
+	t.Logf("%s\nmesos-local: ...%s", tail(out, 2), tail(rest, 2))
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "20000 pongs received in order, 0 errors")
+	assert.Regexp(t, `[1-9]\d* dropped, [1-9]\d* duplicated`, rest, "faults were injected")
+}
+
+// TestPlacementTimeoutOnTooSmallCluster: a job that asks for more than the
+// cluster has ends, with -placement_timeout 5s, well within its deadline,
+// naming the short resource on stderr.
+func TestPlacementTimeoutOnTooSmallCluster(t *testing.T) {
+	dir := t.TempDir()
+	bins := build(t, dir, "./pingpong/scheduler", "./pingpong/executor", "../cmd/mesos-local")
+	master, stop := startMesosLocal(t, bins[2], "-num_slaves", "1", "-resources", "cpus:4;mem:4096;disk:10000;ports:[31000-32000]")
+	defer stop()
+	out, err := runJobOn(t, master, bins[0], bins[1], "-workers", "8", "-task_cpus", "1000", "-placement_timeout", "5s")
+	t.Logf("%s", out)
+	require.Error(t, err, "the job fails")
+	assert.Contains(t, out, "mesosgot: WARNING: offers cannot hold the job yet")
+	assert.Contains(t, out, "within -placement_timeout 5s")
+	assert.Contains(t, out, "cpus: the job needs 8000.1 in one round (pingpong: 8 x 1000, one task does not fit on any agent), the largest round offered 4")
+}
+
+// startMesosLocal starts the cmd/mesos-local binary on a free port and
+// returns its master address and a function that stops it and returns
+// what it printed after the address.
+func startMesosLocal(t *testing.T, bin string, args ...string) (master string, stop func() string) {
+	t.Helper()
+	ml := exec.Command(bin, append([]string{"-port", "0"}, args...)...)
 	ml.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 	stdout, err := ml.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, ml.Start())
 	lines := bufio.NewScanner(stdout)
-	master := ""
 	re := regexp.MustCompile(`mesos-local: master (\S+) `)
 	for master == "" && lines.Scan() {
 		if m := re.FindStringSubmatch(lines.Text()); m != nil {
@@ -100,14 +131,72 @@ func TestPingPongOverLossyMesosLocal(t *testing.T) {
 			rest.WriteString(lines.Text() + "\n")
 		}
 	}()
-	out, err := runJobOn(t, master, bins[0], bins[1], "-workers", "4", "-messages", "5000")
-	require.NoError(t, ml.Process.Signal(syscall.SIGTERM))
-	<-copied
-	require.NoError(t, ml.Wait())
-	t.Logf("%s\nmesos-local: ...%s", tail(out, 2), tail(rest.String(), 2))
-	require.NoError(t, err, out)
-	assert.Contains(t, out, "20000 pongs received in order, 0 errors")
-	assert.Regexp(t, `[1-9]\d* dropped, [1-9]\d* duplicated`, rest.String(), "faults were injected")
+	var once sync.Once
+	stop = func() string {
+		once.Do(func() {
+			assert.NoError(t, ml.Process.Signal(syscall.SIGTERM))
+			<-copied
+			assert.NoError(t, ml.Wait())
+		})
+		return rest.String()
+	}
+	t.Cleanup(func() { stop() })
+	return master, stop
+}
+
+// runSeedStyle runs the seedstyle scheduler on -master=local with its own
+// TMPDIR and the scheduler's glog files sent elsewhere, and returns its
+// stdout, stderr, exit error and what it left in TMPDIR.
+func runSeedStyle(t *testing.T, bins []string, args ...string) (stdout, stderr string, err error, left []string) {
+	t.Helper()
+	tmp, logs := t.TempDir(), t.TempDir()
+	args = append([]string{"-master=local", "-executor=" + bins[1], "-log_dir=" + logs}, args...)
+	cmd := exec.Command(bins[0], args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	timer := time.AfterFunc(3*time.Minute, func() { _ = cmd.Process.Kill() })
+	defer timer.Stop()
+	err = cmd.Run()
+	entries, rerr := os.ReadDir(tmp)
+	require.NoError(t, rerr)
+	for _, en := range entries {
+		left = append(left, en.Name())
+	}
+	return o.String(), e.String(), err, left
+}
+
+// TestSeedStyleExample runs a job wired as the original documentation
+// shows (driver built by hand, driver.Run in main, task name from args[0],
+// a range loop over schedin): it succeeds with exit status 0 and, with
+// -fail, exits non-zero with an ERROR line naming the task; either way
+// nothing is left in the temp dir (no sandbox, no executor log files).
+func TestSeedStyleExample(t *testing.T) {
+	bins := build(t, t.TempDir(), "./seedstyle/scheduler", "./seedstyle/executor")
+	t.Run("succeeds", func(t *testing.T) {
+		out, errOut, err, left := runSeedStyle(t, bins)
+		t.Logf("stderr:\n%s", errOut)
+		require.NoError(t, err, "%s\n%s", out, errOut)
+		for i := 0; i < 3; i++ {
+			assert.Contains(t, out, fmt.Sprintf("seedstyle: worker-%d: done", i))
+		}
+		assert.Contains(t, out, "seedstyle: every task has ended", "range over schedin ended by itself")
+		assert.Contains(t, out, "seedstyle: framework terminating")
+		assert.NotContains(t, errOut, "job failed")
+		assert.Empty(t, left, "nothing left in TMPDIR")
+	})
+	t.Run("fails", func(t *testing.T) {
+		out, errOut, err, left := runSeedStyle(t, bins, "-fail")
+		t.Logf("stderr:\n%s", errOut)
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "non-zero exit\n%s\n%s", out, errOut)
+		assert.NotEqual(t, 0, ee.ExitCode())
+		assert.Regexp(t, `(?m)^E\d{4} .*mesosgot: job failed: task faulty-0: TASK_FAILED: faulty-0: asked to fail at step 2$`, errOut)
+		assert.Contains(t, errOut, "DRIVER_ABORTED")
+		assert.Contains(t, out, "seedstyle: event Shutdown mesosgot: job failed: task faulty-0")
+		assert.Empty(t, left, "nothing left in TMPDIR")
+	})
 }
 
 // tail returns the last n lines of s.

@@ -88,8 +88,8 @@ type executor struct {
 	tasks   map[string]*agentTask
 	osPid   int // also the process group ID
 	exited  chan struct{}
-	killed  bool   // shutdown/kill requested: tasks end TASK_KILLED
-	failure string // why the agent killed it
+	killed  bool         // shutdown/kill requested: tasks end TASK_KILLED
+	pending *termination // how its tasks end when the agent ends it (Mesos' pendingTermination)
 	stopReg func()
 }
 

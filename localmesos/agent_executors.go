@@ -1,10 +1,13 @@
 package localmesos
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"syscall"
+	"time"
 
 	log "github.com/golang/glog"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
@@ -32,7 +35,7 @@ func (a *agent) terminate(ex *executor, sig syscall.Signal) {
 		}
 		ex.state = execTerminating
 		pgid, exited := ex.osPid, ex.exited
-		a.c.after(a.c.cfg.ExecutorShutdownGrace, func() {
+		a.c.after(a.shutdownGrace(ex), func() {
 			select {
 			case <-exited:
 			default:
@@ -89,38 +92,62 @@ func (a *agent) reregisterExecutor(from *upid.UPID, msg *mesos.ReregisterExecuto
 	a.send(from, &mesos.ShutdownExecutorMessage{ExecutorId: msg.ExecutorId, FrameworkId: msg.FrameworkId})
 }
 
+// termination says how an executor's unfinished tasks end when the agent
+// ends it.
+type termination struct {
+	state  mesos.TaskState
+	reason mesos.TaskStatus_Reason
+	msg    string
+}
+
+// shutdownGrace is ex's time between ShutdownExecutorMessage and SIGKILL:
+// ExecutorInfo.shutdown_grace_period if set, else the agent's default (Mesos'
+// Slave::shutdownExecutor).
+func (a *agent) shutdownGrace(ex *executor) time.Duration {
+	if g, ok := shutdownGracePeriod(ex.info); ok && g >= 0 {
+		return g
+	}
+	return a.c.cfg.ExecutorShutdownGrace
+}
+
 // launch prepares the sandbox, fetches the URIs, starts the executor and
 // waits for it to exit. It runs in its own goroutine.
 func (a *agent) launch(fw *agentFramework, ex *executor) {
 	fail := func(why string) { a.executorExited(fw, ex, nil, why) }
-	if err := os.MkdirAll(ex.dir, 0o755); err != nil {
-		fail("failed to create sandbox: " + err.Error())
+	a.mu.Lock()
+	name, checkpoint := a.executorUser(fw, ex), fw.info.GetCheckpoint()
+	a.mu.Unlock()
+	var owner *runAs
+	if name != "" {
+		r, err := lookupUser(name)
+		if err == nil {
+			err = createSandbox(ex.dir, r)
+		} else {
+			err = fmt.Errorf("Failed to chown directory to '%s': %w", name, err)
+		}
+		if err != nil {
+			// Mesos' Slave::_run: the tasks are dropped (TASK_LOST for a
+			// framework that is not partition-aware).
+			ex.pending = &termination{mesos.TaskState_TASK_LOST, mesos.TaskStatus_REASON_EXECUTOR_TERMINATED,
+				fmt.Sprintf("Failed to create executor directory '%s': %v", ex.dir, err)}
+			fail(ex.pending.msg)
+			return
+		}
+		owner = r
+	} else if err := createSandbox(ex.dir, nil); err != nil {
+		fail("Failed to create executor directory '" + ex.dir + "': " + err.Error())
 		return
 	}
 	if err := fetchURIs(a.c.ctx, ex.info.GetCommand().GetUris(), ex.dir); err != nil {
 		fail("Failed to fetch URIs: " + err.Error())
 		return
 	}
-	vars := map[string]string{
-		"MESOS_SLAVE_PID":                      a.pid.String(),
-		"MESOS_AGENT_PID":                      a.pid.String(),
-		"MESOS_SLAVE_ID":                       a.id,
-		"MESOS_AGENT_ID":                       a.id,
-		"MESOS_FRAMEWORK_ID":                   ex.fwID,
-		"MESOS_EXECUTOR_ID":                    ex.id,
-		"MESOS_DIRECTORY":                      ex.dir,
-		"MESOS_SANDBOX":                        ex.dir,
-		"MESOS_CHECKPOINT":                     "0",
-		"MESOS_RECOVERY_TIMEOUT":               "15mins",
-		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": a.c.cfg.ExecutorShutdownGrace.String(),
-		"MESOS_SLAVE_ENDPOINT":                 a.pid.Host + ":" + a.pid.Port,
-		"MESOS_AGENT_ENDPOINT":                 a.pid.Host + ":" + a.pid.Port,
-		"LIBPROCESS_IP":                        a.c.cfg.IP,
+	cmd, closeFiles, err := executorCommand(ex.info.GetCommand(), ex.dir, a.executorEnvironment(ex, checkpoint), owner.credential())
+	if err == nil {
+		if err = chownTree(ex.dir, owner); err != nil {
+			closeFiles()
+		}
 	}
-	if ex.command {
-		vars["MESOS_TASK_ID"] = ex.id
-	}
-	cmd, closeFiles, err := executorCommand(ex.info.GetCommand(), ex.dir, executorEnv(vars, ex.info.GetCommand()))
 	if err != nil {
 		fail("Failed to launch executor: " + err.Error())
 		return
@@ -135,17 +162,23 @@ func (a *agent) launch(fw *agentFramework, ex *executor) {
 	if err := cmd.Start(); err != nil {
 		a.mu.Unlock()
 		closeFiles()
-		fail("Failed to launch executor: " + err.Error())
+		why := "Failed to launch executor: " + err.Error()
+		if owner != nil && errors.Is(err, fs.ErrPermission) {
+			why += fmt.Sprintf(" (user '%s' must be able to reach its sandbox: every directory above %s needs o+x)", owner.name, ex.dir)
+		}
+		fail(why)
 		return
 	}
 	ex.osPid = cmd.Process.Pid
 	ex.state = execStarted
 	if ex.command {
+		// Mesos' command executor reports TASK_RUNNING once the command
+		// runs.
 		ex.state = execRegistered
 		for _, run := range ex.queued {
 			t := run.GetTask()
 			ex.tasks[t.GetTaskId().GetValue()].state = mesos.TaskState_TASK_RUNNING
-			a.update(ex.fwID, ex.id, t.GetTaskId(), mesos.TaskState_TASK_RUNNING, -1, "")
+			a.commandUpdate(ex, t.GetTaskId(), mesos.TaskState_TASK_RUNNING, -1, "")
 		}
 		ex.queued = nil
 	} else {
@@ -154,17 +187,72 @@ func (a *agent) launch(fw *agentFramework, ex *executor) {
 			a.mu.Lock()
 			defer a.mu.Unlock()
 			if ex.state == execStarted {
-				ex.failure = fmt.Sprintf("executor did not register within %v", timeout)
+				// Mesos' Slave::registerExecutorTimeout.
+				ex.pending = &termination{mesos.TaskState_TASK_FAILED, mesos.TaskStatus_REASON_EXECUTOR_REGISTRATION_TIMEOUT,
+					"Executor did not register within " + stoutDuration(timeout)}
+				ex.state = execTerminating
 				signalGroup(ex.osPid, syscall.SIGKILL)
 			}
 		})
 	}
 	a.mu.Unlock()
 	a.c.stats.executorsLaunched.Add(1)
-	a.c.logf("executor %s of framework %s started on agent %s (pid %d, sandbox %s)", ex.id, ex.fwID, a.id, cmd.Process.Pid, ex.dir)
+	who := ""
+	if owner != nil {
+		who = " as " + owner.name
+	}
+	a.c.logf("executor %s of framework %s started on agent %s%s (pid %d, sandbox %s)", ex.id, ex.fwID, a.id, who, cmd.Process.Pid, ex.dir)
 	_ = cmd.Wait()
 	closeFiles()
 	a.executorExited(fw, ex, cmd.ProcessState, "")
+}
+
+// hostDefaultPath is stout's os::host_default_path, the PATH Mesos gives an
+// executor whose environment has none.
+const hostDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// executorEnvironment is ex's environment as Mesos builds it
+// (executorEnvironment in src/slave/slave.cpp, then the Mesos
+// containerizer): the agent's LIBPROCESS_IP, Config.ExecutorEnvironment,
+// LIBPROCESS_PORT=0, the MESOS_* variables an executor driver reads (MESOS_
+// SLAVE_*, not MESOS_AGENT_* but for MESOS_AGENT_ENDPOINT), durations in
+// stout's format, MESOS_SANDBOX, CommandInfo.environment last, and PATH
+// defaulted. Nothing else is inherited from the agent's environment.
+func (a *agent) executorEnvironment(ex *executor, checkpoint bool) []string {
+	env := map[string]string{"LIBPROCESS_IP": a.c.cfg.IP}
+	for k, v := range a.c.cfg.ExecutorEnvironment {
+		env[k] = v
+	}
+	env["LIBPROCESS_PORT"] = "0"
+	env["MESOS_FRAMEWORK_ID"] = ex.fwID
+	env["MESOS_EXECUTOR_ID"] = ex.id
+	env["MESOS_DIRECTORY"] = ex.dir
+	env["MESOS_SLAVE_ID"] = a.id
+	env["MESOS_SLAVE_PID"] = a.pid.String()
+	env["MESOS_AGENT_ENDPOINT"] = a.pid.Host + ":" + a.pid.Port
+	env["MESOS_CHECKPOINT"] = "0"
+	if checkpoint {
+		env["MESOS_CHECKPOINT"] = "1"
+	}
+	env["MESOS_HTTP_COMMAND_EXECUTOR"] = "0"
+	env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] = stoutDuration(a.shutdownGrace(ex))
+	if checkpoint {
+		env["MESOS_RECOVERY_TIMEOUT"] = stoutDuration(15 * time.Minute)        // --recovery_timeout
+		env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = stoutDuration(2 * time.Second) // --executor_reregistration_timeout
+	}
+	env["MESOS_SANDBOX"] = ex.dir
+	for _, v := range ex.info.GetCommand().GetEnvironment().GetVariables() {
+		env[v.GetName()] = v.GetValue()
+	}
+	if _, ok := env["PATH"]; !ok {
+		env["PATH"] = hostDefaultPath
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // executorExited cleans up after ex: its process group is killed, its
@@ -179,9 +267,6 @@ func (a *agent) executorExited(fw *agentFramework, ex *executor, ps *os.ProcessS
 		ex.stopReg()
 	}
 	ex.state = execTerminated
-	if why == "" {
-		why = ex.failure
-	}
 	ids := make([]string, 0, len(ex.tasks))
 	for id := range ex.tasks {
 		ids = append(ids, id)
@@ -194,6 +279,8 @@ func (a *agent) executorExited(fw *agentFramework, ex *executor, ps *os.ProcessS
 		}
 		state, reason, msg := mesos.TaskState_TASK_FAILED, mesos.TaskStatus_REASON_EXECUTOR_TERMINATED, "Executor "+desc
 		switch {
+		case ex.pending != nil:
+			state, reason, msg = ex.pending.state, ex.pending.reason, ex.pending.msg
 		case ps == nil && ex.killed:
 			state, reason, msg = mesos.TaskState_TASK_KILLED, -1, "killed before the executor started"
 		case ps == nil:
@@ -208,11 +295,16 @@ func (a *agent) executorExited(fw *agentFramework, ex *executor, ps *os.ProcessS
 		case ex.killed:
 			state, msg = mesos.TaskState_TASK_KILLED, "Executor shut down: "+desc
 		}
-		if why != "" && ps != nil {
+		if why != "" && ps != nil && ex.pending == nil {
 			msg += " (" + why + ")"
 		}
 		t.state = state
-		if !a.lost && !fw.shuttingDown {
+		if a.lost || fw.shuttingDown {
+			continue
+		}
+		if ex.command && ps != nil && ex.pending == nil {
+			a.commandUpdate(ex, t.info.GetTaskId(), state, reason, msg) // from the command executor
+		} else {
 			a.update(ex.fwID, ex.id, t.info.GetTaskId(), state, reason, msg)
 		}
 	}

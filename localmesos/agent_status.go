@@ -77,13 +77,28 @@ func (a *agent) statusUpdate(from *upid.UPID, msg *mesos.StatusUpdateMessage) {
 // update generates a status update on behalf of the agent. reason < 0 means
 // none.
 func (a *agent) update(fid, eid string, taskID *mesos.TaskID, state mesos.TaskState, reason mesos.TaskStatus_Reason, why string) {
+	a.enqueue(a.newUpdate(fid, eid, taskID, state, mesos.TaskStatus_SOURCE_SLAVE, reason, why))
+}
+
+// commandUpdate generates a status update of a command task on behalf of
+// the command executor the agent stands in for: from SOURCE_EXECUTOR, as
+// Mesos' command executor (src/launcher/executor.cpp) sends them.
+func (a *agent) commandUpdate(ex *executor, taskID *mesos.TaskID, state mesos.TaskState, reason mesos.TaskStatus_Reason, why string) {
+	u := a.newUpdate(ex.fwID, ex.id, taskID, state, mesos.TaskStatus_SOURCE_EXECUTOR, reason, why)
+	if why == "" {
+		u.Status.Message = nil
+	}
+	a.enqueue(u)
+}
+
+func (a *agent) newUpdate(fid, eid string, taskID *mesos.TaskID, state mesos.TaskState, source mesos.TaskStatus_Source, reason mesos.TaskStatus_Reason, why string) *mesos.StatusUpdate {
 	id := newUUID()
 	now := float64(time.Now().UnixNano()) / 1e9
 	st := &mesos.TaskStatus{
 		TaskId:    taskID,
 		State:     state.Enum(),
 		Message:   proto.String(why),
-		Source:    mesos.TaskStatus_SOURCE_SLAVE.Enum(),
+		Source:    source.Enum(),
 		SlaveId:   a.slaveID(),
 		Timestamp: proto.Float64(now),
 		Uuid:      id,
@@ -102,7 +117,7 @@ func (a *agent) update(fid, eid string, taskID *mesos.TaskID, state mesos.TaskSt
 		u.ExecutorId = &mesos.ExecutorID{Value: proto.String(eid)}
 		st.ExecutorId = u.ExecutorId
 	}
-	a.enqueue(u)
+	return u
 }
 
 func (a *agent) enqueue(u *mesos.StatusUpdate) {
@@ -118,12 +133,20 @@ func (a *agent) enqueue(u *mesos.StatusUpdate) {
 	}
 }
 
+// statusUpdateRetryMax is Mesos' STATUS_UPDATE_RETRY_INTERVAL_MAX.
+const statusUpdateRetryMax = 10 * time.Minute
+
+// nextRetry doubles a status update's retry interval up to
+// statusUpdateRetryMax, as Mesos' TaskStatusUpdateManagerProcess::timeout
+// does (starting from STATUS_UPDATE_RETRY_INTERVAL_MIN, Config.StatusUpdateRetry).
+func nextRetry(d time.Duration) time.Duration { return min(2*d, statusUpdateRetryMax) }
+
 // forward sends the stream's head to the master and schedules its retry.
 func (a *agent) forward(key string, s *updateStream) {
 	head := s.pending[0]
 	a.toMaster(&mesos.StatusUpdateMessage{Update: head, Pid: proto.String(a.pid.String())})
 	d := s.backoff
-	s.backoff = min(2*s.backoff, time.Minute)
+	s.backoff = nextRetry(s.backoff)
 	id := head.GetUuid()
 	s.stopRetry = a.c.after(d, func() {
 		a.mu.Lock()

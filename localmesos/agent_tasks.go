@@ -3,6 +3,7 @@ package localmesos
 import (
 	"syscall"
 
+	log "github.com/golang/glog"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 
 	"github.com/gogo/protobuf/proto"
@@ -81,15 +82,30 @@ func (a *agent) killTask(from *upid.UPID, msg *mesos.KillTaskMessage) {
 	fid, tid := msg.GetFrameworkId().GetValue(), msg.GetTaskId().GetValue()
 	fw := a.frameworks[fid]
 	var ex *executor
+	known := false
 	if fw != nil {
+		if fw.shuttingDown {
+			return // Mesos ignores kills for a terminating framework
+		}
 		for _, e := range fw.executors {
-			if t := e.tasks[tid]; t != nil && !isTerminal(t.state) {
-				ex = e
+			if t := e.tasks[tid]; t != nil {
+				known = true
+				if !isTerminal(t.state) {
+					ex = e
+				}
 			}
 		}
 	}
+	if s := a.streams[fid+"/"+tid]; s != nil && len(s.pending) > 0 {
+		known = true // its terminal update is not acknowledged yet
+	}
+	if ex == nil && known {
+		log.V(1).Infof("localmesos: agent %s: task %s of framework %s is already terminal; ignoring kill", a.id, tid, fid)
+		return
+	}
 	if ex == nil {
-		a.update(fid, "", msg.GetTaskId(), mesos.TaskState_TASK_LOST, mesos.TaskStatus_REASON_TASK_UNKNOWN, "cannot find task "+tid+" on agent "+a.id)
+		// Mesos' Slave::killTask when no executor has the task.
+		a.update(fid, "", msg.GetTaskId(), mesos.TaskState_TASK_LOST, mesos.TaskStatus_REASON_EXECUTOR_TERMINATED, "Cannot find executor")
 		return
 	}
 	switch {
@@ -106,7 +122,7 @@ func (a *agent) killTask(from *upid.UPID, msg *mesos.KillTaskMessage) {
 			}
 		}
 		ex.tasks[tid].state = mesos.TaskState_TASK_KILLED
-		a.update(fid, ex.id, msg.GetTaskId(), mesos.TaskState_TASK_KILLED, -1, "killed before delivery to the executor")
+		a.update(fid, ex.id, msg.GetTaskId(), mesos.TaskState_TASK_KILLED, -1, "Killed before delivery to the executor")
 	}
 }
 

@@ -2,6 +2,7 @@ package localmesos
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -138,11 +139,27 @@ func (m *master) dropOffers(fw *framework) {
 	}
 }
 
+// maxRefuse caps refuse_seconds, as Mesos' hierarchical allocator does.
+const maxRefuse = 365 * 24 * time.Hour
+
+// refuse is how long declined or unused resources are filtered, as Mesos'
+// HierarchicalAllocatorProcess::recoverResources reads Filters: unset or
+// negative (or not a number) refuse_seconds means the default (5 s), more
+// than 365 days means 365 days.
 func (m *master) refuse(filters *mesos.Filters) time.Duration {
 	if filters == nil || filters.RefuseSeconds == nil {
 		return m.c.cfg.OfferRefuseDefault
 	}
-	return time.Duration(filters.GetRefuseSeconds() * float64(time.Second))
+	secs := filters.GetRefuseSeconds()
+	switch {
+	case secs > maxRefuse.Seconds():
+		log.Warningf("localmesos: using 365 days to create the refused resources filter because refuse_seconds %g is too big", secs)
+		return maxRefuse
+	case secs < 0 || math.IsNaN(secs):
+		log.Warningf("localmesos: using the default value of 'refuse_seconds' to create the refused resources filter because the input value %g is negative", secs)
+		return m.c.cfg.OfferRefuseDefault
+	}
+	return time.Duration(secs * float64(time.Second))
 }
 
 func (m *master) addFilter(fw *framework, agentID string, res resSet, d time.Duration) {

@@ -43,7 +43,10 @@ type Config struct {
 	// Faults, when set, injects faults into framework messages.
 	Faults *Faults
 	// ExecutorShutdownGrace is how long an executor may take to exit after
-	// ShutdownExecutorMessage before its process group is killed; default 3s.
+	// ShutdownExecutorMessage before its process group is killed, unless
+	// its ExecutorInfo.shutdown_grace_period says otherwise (see
+	// SetShutdownGracePeriod); default 5s (Mesos'
+	// --executor_shutdown_grace_period).
 	ExecutorShutdownGrace time.Duration
 	// ExecutorRegistrationTimeout is how long a started executor has to
 	// register before it is killed; default 1 minute (as in Mesos).
@@ -57,8 +60,17 @@ type Config struct {
 	// default 1s.
 	AllocationInterval time.Duration
 	// StatusUpdateRetry is the first retry interval of unacknowledged status
-	// updates (doubling up to 1 minute); default 2s.
+	// updates, doubling up to 10 minutes; default 10s (as in Mesos).
 	StatusUpdateRetry time.Duration
+	// ExecutorEnvironment, when set, is the environment executors start
+	// with instead of only PATH (Mesos' --executor_environment_variables);
+	// the MESOS_* variables and CommandInfo.environment are added to it.
+	ExecutorEnvironment map[string]string
+	// NoSwitchUser runs executors as the agent's own user (Mesos'
+	// --switch_user=false). By default an agent running as root runs each
+	// executor as CommandInfo.user or else FrameworkInfo.user, and fails
+	// the tasks of a user the machine does not have.
+	NoSwitchUser bool
 	// LinkCheckInterval is how often the master checks that connected
 	// schedulers still listen; a scheduler that does not is disconnected and
 	// removed after its failover_timeout; default 1s.
@@ -190,7 +202,7 @@ func newCluster(cfg Config) (*Cluster, error) {
 		cfg.IP = "127.0.0.1"
 	}
 	if cfg.ExecutorShutdownGrace <= 0 {
-		cfg.ExecutorShutdownGrace = 3 * time.Second
+		cfg.ExecutorShutdownGrace = 5 * time.Second
 	}
 	if cfg.ExecutorRegistrationTimeout <= 0 {
 		cfg.ExecutorRegistrationTimeout = time.Minute
@@ -202,7 +214,7 @@ func newCluster(cfg Config) (*Cluster, error) {
 		cfg.AllocationInterval = time.Second
 	}
 	if cfg.StatusUpdateRetry <= 0 {
-		cfg.StatusUpdateRetry = 2 * time.Second
+		cfg.StatusUpdateRetry = 10 * time.Second
 	}
 	if cfg.LinkCheckInterval <= 0 {
 		cfg.LinkCheckInterval = time.Second
@@ -237,6 +249,10 @@ func newCluster(cfg Config) (*Cluster, error) {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.WorkDir == "" {
 		dir, err := os.MkdirTemp("", "localmesos-")
+		if err == nil {
+			// Executors run as other users must reach their sandboxes.
+			err = os.Chmod(dir, 0o755)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("localmesos: work dir: %w", err)
 		}

@@ -182,7 +182,7 @@ func TestInvalidLaunches(t *testing.T) {
 		mod  func(*mesos.TaskInfo)
 		want string
 	}{
-		{"too-big", func(ti *mesos.TaskInfo) { ti.Resources = []*mesos.Resource{util.NewScalarResource("cpus", 64)} }, "more resources"},
+		{"too-big", func(ti *mesos.TaskInfo) { ti.Resources = []*mesos.Resource{util.NewScalarResource("cpus", 64)} }, "is more than available"},
 		{"ok", func(*mesos.TaskInfo) {}, "duplicate ID"},
 		{"no-executor", func(ti *mesos.TaskInfo) { ti.Executor = nil }, "CommandInfo or ExecutorInfo"},
 		{"wrong-agent", func(ti *mesos.TaskInfo) { ti.SlaveId = util.NewSlaveID("elsewhere") }, "agent"},

@@ -41,7 +41,7 @@ func (m *master) registerFramework(from *upid.UPID, msg *mesos.RegisterFramework
 		return
 	}
 	if info.GetId().GetValue() != "" {
-		m.frameworkError(from, "registering with an ID requires ReregisterFrameworkMessage")
+		m.frameworkError(from, "Registering with 'id' already set")
 		return
 	}
 	// A driver retries registration until it hears back: answer again.
@@ -65,19 +65,30 @@ func (m *master) newFramework(id string, info *mesos.FrameworkInfo, pid *upid.UP
 	info.Id = &mesos.FrameworkID{Value: proto.String(id)}
 	p := *pid
 	fw := &framework{
-		id:        id,
-		info:      info,
-		pid:       &p,
-		principal: principal,
-		active:    true,
-		connected: true,
-		tasks:     map[string]*task{},
-		executors: map[string]map[string]*mesos.ExecutorInfo{},
+		id:          id,
+		info:        info,
+		pid:         &p,
+		principal:   principal,
+		active:      true,
+		connected:   true,
+		tasks:       map[string]*task{},
+		unreachable: map[string]*task{},
+		executors:   map[string]map[string]*mesos.ExecutorInfo{},
 	}
 	m.frameworks[id] = fw
 	return fw
 }
 
+// reregisterFramework follows Mesos' Master::_subscribe for a framework
+// with an ID. A scheduler failing over (failover set, as mesos-go sets it
+// when started with a framework ID) replaces the old one: the old scheduler,
+// if connected from another pid, gets FrameworkErrorMessage "Framework failed
+// over", the offers are discarded and the new scheduler gets
+// FrameworkRegisteredMessage. A scheduler re-registering without failover
+// (after a disconnection) keeps its pid: its offers are rescinded and it gets
+// FrameworkReregisteredMessage. A framework this master does not know is
+// recovered and gets FrameworkRegisteredMessage. Every agent then learns the
+// scheduler's pid (UpdateFrameworkMessage).
 func (m *master) reregisterFramework(from *upid.UPID, msg *mesos.ReregisterFrameworkMessage) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -89,42 +100,87 @@ func (m *master) reregisterFramework(from *upid.UPID, msg *mesos.ReregisterFrame
 	}
 	id := info.GetId().GetValue()
 	if id == "" {
-		m.frameworkError(from, "re-registering without a framework ID")
+		m.frameworkError(from, "Re-registering without an 'id'")
 		return
 	}
 	fw := m.frameworks[id]
-	switch {
-	case fw != nil && fw.removed:
-		m.frameworkError(from, "framework "+id+" has been removed")
+	if fw != nil && fw.removed {
+		m.frameworkError(from, "Framework has been removed")
 		return
-	case fw == nil:
-		// Unknown to this master (e.g. registered with an earlier one):
-		// accept it, as a failed-over Mesos master does.
-		fw = m.newFramework(id, info, from, principal)
-		m.c.stats.frameworksRegistered.Add(1)
-		m.c.logf("framework %s (%s) re-registered from %s", id, info.GetName(), from)
-	default:
-		pidChanged := !fw.pid.Equal(from)
-		p := *from
-		fw.pid = &p
-		fw.info = proto.Clone(info).(*mesos.FrameworkInfo)
-		fw.principal = principal
-		fw.connected, fw.active = true, true
-		if fw.failover != nil {
-			fw.failover()
-			fw.failover = nil
+	}
+	for _, other := range m.frameworks {
+		if other.id != id && !other.removed && other.connected && other.pid.Equal(from) {
+			log.Errorf("localmesos: dropping re-registration of framework %s: framework %s is already connected at %s", id, other.id, from)
+			return
 		}
-		if pidChanged {
-			for agentID := range m.agentsOf(fw) {
-				if a := m.agents[agentID]; a != nil && !a.lost {
-					m.send(&a.pid, &mesos.UpdateFrameworkMessage{FrameworkId: fw.info.Id, Pid: proto.String(from.String())})
-				}
+	}
+	if fw == nil || fw.pid == nil || fw.pid.Host == "" {
+		// Unknown to this master (registered with an earlier one) or only
+		// known from a re-registering agent's report: recovered, as after a
+		// Mesos master failover (Master::connectAndActivateRecoveredFramework).
+		if fw == nil {
+			fw = m.newFramework(id, info, from, principal)
+			m.c.stats.frameworksRegistered.Add(1)
+		} else {
+			p := *from
+			fw.pid, fw.principal = &p, principal
+			fw.info = proto.Clone(info).(*mesos.FrameworkInfo)
+			fw.connected, fw.active = true, true
+			if fw.failover != nil {
+				fw.failover()
+				fw.failover = nil
 			}
 		}
 		m.c.logf("framework %s (%s) re-registered from %s", id, info.GetName(), from)
+		m.send(from, &mesos.FrameworkRegisteredMessage{FrameworkId: fw.info.Id, MasterInfo: m.info})
+		m.updateAgentsOf(fw)
+		m.allocate()
+		return
 	}
-	m.send(from, &mesos.FrameworkReregisteredMessage{FrameworkId: fw.info.Id, MasterInfo: m.info})
+	samePid := fw.pid.Equal(from)
+	if !samePid && !msg.GetFailover() {
+		log.Errorf("localmesos: disallowing re-registration of framework %s from %s: its scheduler is %s", id, from, fw.pid)
+		m.send(from, &mesos.FrameworkErrorMessage{Message: proto.String("Framework failed over")})
+		return
+	}
+	if msg.GetFailover() {
+		if !samePid && fw.connected {
+			m.send(fw.pid, &mesos.FrameworkErrorMessage{Message: proto.String("Framework failed over")})
+		}
+		m.dropOffers(fw)
+	} else {
+		// The scheduler may have answered offers its driver dropped while
+		// disconnected.
+		m.rescindOffers(fw, func(*offer) bool { return true })
+	}
+	p := *from
+	fw.pid = &p
+	fw.info = proto.Clone(info).(*mesos.FrameworkInfo)
+	fw.principal = principal
+	fw.connected, fw.active = true, true
+	if fw.failover != nil {
+		fw.failover()
+		fw.failover = nil
+	}
+	if msg.GetFailover() {
+		m.c.logf("framework %s (%s) failed over to %s", id, info.GetName(), from)
+		m.send(from, &mesos.FrameworkRegisteredMessage{FrameworkId: fw.info.Id, MasterInfo: m.info})
+	} else {
+		m.c.logf("framework %s (%s) re-registered from %s", id, info.GetName(), from)
+		m.send(from, &mesos.FrameworkReregisteredMessage{FrameworkId: fw.info.Id, MasterInfo: m.info})
+	}
+	m.updateAgentsOf(fw)
 	m.allocate()
+}
+
+// updateAgentsOf tells every agent the framework's scheduler pid, as Mesos'
+// Master::sendFrameworkUpdates does after a (re-)registration.
+func (m *master) updateAgentsOf(fw *framework) {
+	for _, agentID := range m.agentOrder {
+		if a := m.agents[agentID]; a != nil && !a.lost {
+			m.send(&a.pid, &mesos.UpdateFrameworkMessage{FrameworkId: fw.info.Id, Pid: proto.String(fw.pid.String())})
+		}
+	}
 }
 
 // lookup returns the live framework id if from is its scheduler.

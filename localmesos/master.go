@@ -49,10 +49,13 @@ type framework struct {
 	connected bool
 	removed   bool
 
-	tasks     map[string]*task
-	executors map[string]map[string]*mesos.ExecutorInfo // agent ID -> executor ID -> info
-	filters   []*filter
-	failover  func() // stops the pending failover timeout
+	tasks       map[string]*task
+	completed   []*task                                   // terminal tasks the scheduler acknowledged, oldest first
+	unreachable map[string]*task                          // tasks lost with their agent, by ID (bounded)
+	lostOrder   []string                                  // unreachable's IDs, oldest first
+	executors   map[string]map[string]*mesos.ExecutorInfo // agent ID -> executor ID -> info
+	filters     []*filter
+	failover    func() // stops the pending failover timeout
 }
 
 type task struct {
@@ -102,6 +105,9 @@ func newMaster(c *Cluster) (*master, error) {
 	routes := map[string]http.HandlerFunc{}
 	for _, p := range []string{"/state", "/state.json", "/master/state", "/master/state.json"} {
 		routes[p] = c.serveState
+	}
+	for _, p := range []string{"/api/v1/scheduler", "/master/api/v1/scheduler"} {
+		routes[p] = refuseV1
 	}
 	proc, err := libprocess.New("master", c.ip, c.cfg.Port, routes, func(ms messenger.Messenger) error {
 		ms = m.gate(ms)

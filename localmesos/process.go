@@ -223,9 +223,10 @@ func writeFile(target string, r io.Reader, mode os.FileMode) error {
 
 // executorCommand builds the executor's command: `sh -c value` when shell
 // is true (the default), else value exec'd with arguments (arguments[0]
-// being argv[0], as in Mesos). It runs in dir, in its own process group,
-// with env and stdout/stderr going to files in dir.
-func executorCommand(ci *mesos.CommandInfo, dir string, env []string) (*exec.Cmd, func(), error) {
+// being argv[0], as in Mesos). It runs in dir, in its own process group, as
+// cred (nil: the agent's user), with env and stdout/stderr going to files in
+// dir.
+func executorCommand(ci *mesos.CommandInfo, dir string, env []string, cred *syscall.Credential) (*exec.Cmd, func(), error) {
 	var cmd *exec.Cmd
 	if ci.Shell == nil || ci.GetShell() {
 		if ci.GetValue() == "" {
@@ -243,7 +244,7 @@ func executorCommand(ci *mesos.CommandInfo, dir string, env []string) (*exec.Cmd
 	}
 	cmd.Dir = dir
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 	stdout, err := os.OpenFile(filepath.Join(dir, "stdout"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, nil, err
@@ -257,27 +258,10 @@ func executorCommand(ci *mesos.CommandInfo, dir string, env []string) (*exec.Cmd
 	return cmd, func() { stdout.Close(); stderr.Close() }, nil
 }
 
-// executorEnv is the executor's environment: the agent's PATH, HOME, USER
-// and TMPDIR, the MESOS_* variables the executor driver reads, and
-// CommandInfo.environment last (it wins).
-func executorEnv(vars map[string]string, ci *mesos.CommandInfo) []string {
-	var env []string
-	for _, k := range []string{"PATH", "HOME", "USER", "TMPDIR"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	for k, v := range vars {
-		env = append(env, k+"="+v)
-	}
-	for _, v := range ci.GetEnvironment().GetVariables() {
-		env = append(env, v.GetName()+"="+v.GetValue())
-	}
-	return env
-}
-
 // exitStatus returns the raw wait status (what Mesos puts in
-// ExitedExecutorMessage.status) and a description of it.
+// ExitedExecutorMessage.status) and a description of it in the words of
+// Mesos' WSTRINGIFY ("exited with status 3", "terminated with signal
+// Killed").
 func exitStatus(ps *os.ProcessState) (int32, string) {
 	if ps == nil {
 		return -1, "did not start"
@@ -290,7 +274,12 @@ func exitStatus(ps *os.ProcessState) (int32, string) {
 	case ws.Exited():
 		return int32(ws), fmt.Sprintf("exited with status %d", ws.ExitStatus())
 	case ws.Signaled():
-		return int32(ws), fmt.Sprintf("terminated by signal %d (%s)", int(ws.Signal()), ws.Signal())
+		// As Mesos' WSTRINGIFY words it (strsignal: "Killed").
+		desc := "terminated with signal " + capitalize(ws.Signal().String())
+		if ws.CoreDump() {
+			desc += " (core dumped)"
+		}
+		return int32(ws), desc
 	}
 	return int32(ws), ps.String()
 }
@@ -301,4 +290,13 @@ func signalGroup(pgid int, sig syscall.Signal) {
 	if pgid > 0 {
 		_ = syscall.Kill(-pgid, sig)
 	}
+}
+
+// capitalize upper-cases s's first letter (Go's signal names are strsignal's
+// in lower case).
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }

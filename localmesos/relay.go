@@ -41,10 +41,6 @@ func (m *master) statusUpdate(from *upid.UPID, msg *mesos.StatusUpdateMessage) {
 	}
 }
 
-func (m *master) statusUpdateAck(from *upid.UPID, msg *mesos.StatusUpdateAcknowledgementMessage) {
-	m.forwardToAgent(from, msg.GetFrameworkId(), msg.GetSlaveId(), msg)
-}
-
 // forwardToAgent passes msg from a framework's scheduler on to an agent
 // that is not lost; messages from a pid that is not the framework's are
 // dropped.

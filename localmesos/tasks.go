@@ -1,10 +1,10 @@
 package localmesos
 
 import (
-	"fmt"
 	"sort"
 	"time"
 
+	log "github.com/golang/glog"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 
 	"github.com/gogo/protobuf/proto"
@@ -37,6 +37,16 @@ func (m *master) masterUpdate(fw *framework, ti *mesos.TaskInfo, state mesos.Tas
 		u.ExecutorId = ti.GetExecutor().GetExecutorId()
 	}
 	m.c.logf("task %s of framework %s is %s: %s", st.GetTaskId().GetValue(), fw.id, state, why)
+	// A master-generated terminal update carries no uuid, so it is never
+	// acknowledged: the master forgets the task at once, as Mesos'
+	// Master::forward / removeTask do; a task lost with its agent is
+	// remembered as unreachable.
+	// (ti is the task's own record only for tasks the master accepted; a
+	// refused task with a duplicate ID must not touch the original.)
+	if t := fw.tasks[st.GetTaskId().GetValue()]; t != nil && t.info == ti && isTerminal(state) {
+		t.state, t.status = state, st
+		m.completeTask(fw, t, reason == mesos.TaskStatus_REASON_SLAVE_REMOVED)
+	}
 	if fw.connected {
 		m.c.stats.statusUpdates.Add(1)
 		m.send(fw.pid, &mesos.StatusUpdateMessage{Update: u})
@@ -110,6 +120,10 @@ func (m *master) launchTasks(from *upid.UPID, msg *mesos.LaunchTasksMessage) {
 			m.masterUpdate(fw, ti, mesos.TaskState_TASK_LOST, mesos.TaskStatus_REASON_SLAVE_REMOVED, "agent "+agentID+" is gone")
 			continue
 		}
+		ti = proto.Clone(ti).(*mesos.TaskInfo)
+		if e := ti.GetExecutor(); e != nil && e.FrameworkId == nil {
+			e.FrameworkId = fw.info.Id // as the Mesos master does before validating
+		}
 		need, err := m.validateTask(fw, agentID, ti, remaining, batch)
 		if err != nil {
 			m.c.stats.tasksInvalid.Add(1)
@@ -117,10 +131,8 @@ func (m *master) launchTasks(from *upid.UPID, msg *mesos.LaunchTasksMessage) {
 			continue
 		}
 		remaining = remaining.minus(need)
-		ti = proto.Clone(ti).(*mesos.TaskInfo)
 		execID := ti.GetTaskId().GetValue() // command tasks: the command executor
 		if e := ti.GetExecutor(); e != nil {
-			e.FrameworkId = fw.info.Id
 			execID = e.GetExecutorId().GetValue()
 			if fw.executors[agentID] == nil {
 				fw.executors[agentID] = map[string]*mesos.ExecutorInfo{}
@@ -145,65 +157,15 @@ func (m *master) launchTasks(from *upid.UPID, msg *mesos.LaunchTasksMessage) {
 	m.allocate()
 }
 
-// validateTask checks ti against the remaining offered resources and
-// returns the resources it consumes (its own plus a new executor's).
-func (m *master) validateTask(fw *framework, agentID string, ti *mesos.TaskInfo, remaining resSet, batch map[string]bool) (resSet, error) {
-	id := ti.GetTaskId().GetValue()
-	if id == "" {
-		return resSet{}, fmt.Errorf("task has an empty ID")
-	}
-	if old := fw.tasks[id]; batch[id] || (old != nil && !isTerminal(old.state)) {
-		return resSet{}, fmt.Errorf("task has duplicate ID: %s", id)
-	}
-	if ti.GetSlaveId().GetValue() != agentID {
-		return resSet{}, fmt.Errorf("task uses agent %q but the offer is for agent %q", ti.GetSlaveId().GetValue(), agentID)
-	}
-	e, cmd := ti.GetExecutor(), ti.GetCommand()
-	if (e == nil) == (cmd == nil) {
-		return resSet{}, fmt.Errorf("task should have at least one (but not both) of CommandInfo or ExecutorInfo present")
-	}
-	for _, r := range ti.GetResources() {
-		if r.GetName() == "" || r.GetScalar().GetValue() < 0 {
-			return resSet{}, fmt.Errorf("task uses invalid resource %v", r)
-		}
-	}
-	need := fromProto(ti.GetResources())
-	if e != nil {
-		eid := e.GetExecutorId().GetValue()
-		if eid == "" {
-			return resSet{}, fmt.Errorf("executor has an empty ID")
-		}
-		if e.GetCommand() == nil {
-			return resSet{}, fmt.Errorf("executor %s has no CommandInfo", eid)
-		}
-		if fid := e.GetFrameworkId().GetValue(); fid != "" && fid != fw.id {
-			return resSet{}, fmt.Errorf("executor %s has framework ID %s, not %s", eid, fid, fw.id)
-		}
-		if old := fw.executors[agentID][eid]; old != nil {
-			cmp := proto.Clone(e).(*mesos.ExecutorInfo)
-			cmp.FrameworkId = old.FrameworkId
-			if !proto.Equal(cmp, old) {
-				return resSet{}, fmt.Errorf("ExecutorInfo for executor %s is not compatible with the running executor's", eid)
-			}
-		} else {
-			need = need.plus(fromProto(e.GetResources()))
-		}
-	} else if cmd.GetValue() == "" && !(cmd.Shell != nil && !cmd.GetShell()) {
-		return resSet{}, fmt.Errorf("task command has no value")
-	}
-	if need.empty() {
-		return resSet{}, fmt.Errorf("task uses no resources")
-	}
-	if !remaining.contains(need) {
-		return resSet{}, fmt.Errorf("task uses more resources %s than available %s", need, remaining)
-	}
-	return need, nil
-}
-
+// setTaskState records the latest status update forwarded for t; as in
+// Mesos' Master::updateTask a terminal state is final.
 func (m *master) setTaskState(fw *framework, t *task, st *mesos.TaskStatus) {
+	t.status = st
+	if isTerminal(t.state) {
+		return
+	}
 	changed := t.state != st.GetState()
 	t.state = st.GetState()
-	t.status = st
 	if changed {
 		if msg := st.GetMessage(); msg != "" {
 			m.c.logf("task %s of framework %s is %s: %s", t.info.GetTaskId().GetValue(), fw.id, t.state, msg)
@@ -213,6 +175,9 @@ func (m *master) setTaskState(fw *framework, t *task, st *mesos.TaskStatus) {
 	}
 }
 
+// killTask follows Mesos' Master::kill: an unknown task is reconciled
+// (TASK_LOST, REASON_RECONCILIATION); a known one, even terminal but not yet
+// acknowledged, is killed on its agent.
 func (m *master) killTask(from *upid.UPID, msg *mesos.KillTaskMessage) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -222,15 +187,47 @@ func (m *master) killTask(from *upid.UPID, msg *mesos.KillTaskMessage) {
 	}
 	t := fw.tasks[msg.GetTaskId().GetValue()]
 	if t == nil {
-		m.masterUpdate(fw, &mesos.TaskInfo{TaskId: msg.GetTaskId()}, mesos.TaskState_TASK_LOST,
-			mesos.TaskStatus_REASON_TASK_UNKNOWN, "Attempted to kill an unknown task")
-		return
-	}
-	if isTerminal(t.state) {
+		log.Warningf("localmesos: cannot kill task %s of framework %s because it is unknown; performing reconciliation",
+			msg.GetTaskId().GetValue(), fw.id)
+		m.reconcile(fw, []*mesos.TaskStatus{{TaskId: msg.GetTaskId()}})
 		return
 	}
 	if a := m.agents[t.agentID]; a != nil && !a.lost {
 		m.send(&a.pid, &mesos.KillTaskMessage{FrameworkId: fw.info.Id, TaskId: msg.GetTaskId()})
+	}
+}
+
+// maxCompletedTasks is Mesos' --max_completed_tasks_per_framework default:
+// how many acknowledged terminal tasks Tasks and /state still show.
+const maxCompletedTasks = 1000
+
+// completeTask forgets t, whose terminal state the scheduler acknowledged
+// (or the master generated), as Mesos' Master::removeTask does: it moves to
+// the completed tasks, or, when lost with its agent, to the unreachable
+// ones, whose IDs cannot be reused (Mesos' Framework::unreachableTasks).
+// Both are bounded as Mesos bounds them.
+func (m *master) completeTask(fw *framework, t *task, lost bool) {
+	id := t.info.GetTaskId().GetValue()
+	if fw.tasks[id] != t {
+		return
+	}
+	delete(fw.tasks, id)
+	if lost {
+		if fw.unreachable[id] == nil {
+			fw.lostOrder = append(fw.lostOrder, id)
+		}
+		fw.unreachable[id] = t
+		if n := len(fw.lostOrder) - maxCompletedTasks; n > 0 {
+			for _, old := range fw.lostOrder[:n] {
+				delete(fw.unreachable, old)
+			}
+			fw.lostOrder = append(fw.lostOrder[:0:0], fw.lostOrder[n:]...)
+		}
+		return
+	}
+	fw.completed = append(fw.completed, t)
+	if n := len(fw.completed) - maxCompletedTasks; n > 0 {
+		fw.completed = append(fw.completed[:0:0], fw.completed[n:]...)
 	}
 }
 
@@ -239,7 +236,17 @@ func (m *master) tasks() []TaskState {
 	defer m.mu.Unlock()
 	var out []TaskState
 	for _, fw := range m.frameworks {
+		all := make([]*task, 0, len(fw.tasks)+len(fw.completed)+len(fw.unreachable))
+		all = append(all, fw.completed...)
 		for _, t := range fw.tasks {
+			all = append(all, t)
+		}
+		for id, t := range fw.unreachable {
+			if fw.tasks[id] == nil { // not back with a re-registered agent
+				all = append(all, t)
+			}
+		}
+		for _, t := range all {
 			out = append(out, TaskState{
 				FrameworkID: fw.id,
 				TaskID:      t.info.GetTaskId().GetValue(),

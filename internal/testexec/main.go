@@ -38,6 +38,13 @@ func main() {
 		os.Exit(3)
 		return nil
 	})
+	e.RegisterTaskFunc("fail", func(in <-chan mesosgot.GoTaskMsg, out chan<- mesosgot.GoTaskMsg, args []string, env map[string]string) error {
+		m, ok := <-in
+		if !ok {
+			return nil
+		}
+		return fmt.Errorf("%s: asked to fail: %s", args[0], m.MessageData)
+	})
 	if err := e.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "testexec:", err)
 		os.Exit(1)

@@ -4,9 +4,9 @@
 //
 //	benchexec        a mesosgot GoTaskExecutor with the tasks "echo" (every
 //	                 message is sent back unchanged) and "slow" (a consumer
-//	                 that sleeps 1 ms every SLOW_EVERY messages (args[0]) and
+//	                 that sleeps 1 ms every SLOW_EVERY messages (args[1]) and
 //	                 reports the count when in closes or when it reaches
-//	                 args[1] messages)
+//	                 args[2] messages; args[0] is the task's name)
 //	benchexec -raw   a plain mesos-go v0 executor (no mesosgot) that answers
 //	                 every framework message with the same bytes
 package main
@@ -53,15 +53,16 @@ func echoTask(in <-chan mesosgot.GoTaskMsg, out chan<- mesosgot.GoTaskMsg, _ []s
 	return nil
 }
 
-// slowTask consumes messages slowly (1 ms sleep every args[0] messages) and
-// answers "done <count>" once it has taken args[1] messages.
+// slowTask consumes messages slowly (1 ms sleep every args[1] messages) and
+// answers "done <count>" once it has taken args[2] messages (args[0] is the
+// task's name).
 func slowTask(in <-chan mesosgot.GoTaskMsg, out chan<- mesosgot.GoTaskMsg, args []string, _ map[string]string) error {
 	every, want := 100, -1
-	if len(args) > 0 {
-		every, _ = strconv.Atoi(args[0])
-	}
 	if len(args) > 1 {
-		want, _ = strconv.Atoi(args[1])
+		every, _ = strconv.Atoi(args[1])
+	}
+	if len(args) > 2 {
+		want, _ = strconv.Atoi(args[2])
 	}
 	n := 0
 	for range in {

@@ -148,7 +148,8 @@ func StartFloor(index, elevators, floors int) int {
 	return index * floors / elevators
 }
 
-// Task is the elevator task function. It reads TaskArgs from args and its
+// Task is the elevator task function. It reads TaskArgs from args[1:] (args[0]
+// is the task's name) and its
 // index from env["MESOSGOT_TASK_INDEX"], reports "pos 0 ..." when ready,
 // then runs its Car: each assign message is validated and queued, each step
 // message simulated and answered with the step's pickup and deliver
@@ -164,8 +165,11 @@ func Task(in <-chan mesosgot.GoTaskMsg, out chan<- mesosgot.GoTaskMsg, args []st
 	fs.SetOutput(io.Discard)
 	floors := fs.Int("floors", 8, "floors of the building")
 	elevators := fs.Int("elevators", 4, "number of elevators")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%s: bad args %q: %v", name, args, err)
+	if len(args) == 0 {
+		return fmt.Errorf("%s: no args: want the task's name and TaskArgs", name)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return fmt.Errorf("%s: bad args %q: %v", name, args[1:], err)
 	}
 	index, err := strconv.Atoi(env["MESOSGOT_TASK_INDEX"])
 	if err != nil || index < 0 || *elevators < 1 || index >= *elevators {

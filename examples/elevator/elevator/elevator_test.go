@@ -214,7 +214,7 @@ func runTask(index int, send ...string) (error, []string) {
 	}
 	close(in)
 	name := taskName(index)
-	err := Task(in, out, TaskArgs(4, 8), map[string]string{"MESOSGOT_TASK_NAME": name, "MESOSGOT_TASK_INDEX": strconv.Itoa(index)})
+	err := Task(in, out, append([]string{name}, TaskArgs(4, 8)...), map[string]string{"MESOSGOT_TASK_NAME": name, "MESOSGOT_TASK_INDEX": strconv.Itoa(index)})
 	close(out)
 	var got []string
 	for m := range out {
@@ -240,9 +240,9 @@ func TestTask(t *testing.T) {
 		err, _ := runTask(1, tc.send...)
 		assert.ErrorContains(t, err, tc.want)
 	}
-	err = Task(nil, nil, []string{"-floors=x"}, nil)
+	err = Task(nil, nil, []string{"elevator-0", "-floors=x"}, nil)
 	assert.ErrorContains(t, err, "bad args")
-	err = Task(nil, nil, TaskArgs(4, 8), map[string]string{"MESOSGOT_TASK_INDEX": "4"})
+	err = Task(nil, nil, append([]string{"elevator-4"}, TaskArgs(4, 8)...), map[string]string{"MESOSGOT_TASK_INDEX": "4"})
 	assert.ErrorContains(t, err, "is not one of 4 elevators")
 }
 
@@ -267,7 +267,7 @@ func runInProcess(t *testing.T, o Options, rewrite func(e int, data string) []st
 		go func() {
 			defer wg.Done()
 			env := map[string]string{"MESOSGOT_TASK_NAME": taskName(e), "MESOSGOT_TASK_INDEX": strconv.Itoa(e)}
-			errs[e] = Task(ins[e], out, TaskArgs(o.Elevators, o.Floors), env)
+			errs[e] = Task(ins[e], out, append([]string{env["MESOSGOT_TASK_NAME"]}, TaskArgs(o.Elevators, o.Floors)...), env)
 			if errs[e] != nil {
 				end()
 			}

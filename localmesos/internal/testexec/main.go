@@ -4,6 +4,8 @@
 //	finish  TASK_RUNNING, then TASK_FINISHED
 //	fail    TASK_RUNNING, then TASK_FAILED
 //	run     TASK_RUNNING until killed (TASK_KILLED) or shut down
+//	data    like run, its TASK_RUNNING carrying a message and data
+//	env     like run, its TASK_RUNNING carrying the environment as data
 //
 // Every framework message is answered with "echo:" + the message.
 package main
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/gogo/protobuf/proto"
 	"github.com/mesos/mesos-go/api/v0/executor"
@@ -22,7 +25,11 @@ import (
 type testExecutor struct{}
 
 func status(d executor.ExecutorDriver, id *mesos.TaskID, s mesos.TaskState, msg string) {
-	if _, err := d.SendStatusUpdate(&mesos.TaskStatus{TaskId: id, State: s.Enum(), Message: proto.String(msg)}); err != nil {
+	send(d, &mesos.TaskStatus{TaskId: id, State: s.Enum(), Message: proto.String(msg)})
+}
+
+func send(d executor.ExecutorDriver, st *mesos.TaskStatus) {
+	if _, err := d.SendStatusUpdate(st); err != nil {
 		fmt.Fprintln(os.Stderr, "status update:", err)
 	}
 }
@@ -34,6 +41,14 @@ func (testExecutor) Reregistered(executor.ExecutorDriver, *mesos.SlaveInfo) {}
 func (testExecutor) Disconnected(executor.ExecutorDriver)                   {}
 func (testExecutor) LaunchTask(d executor.ExecutorDriver, t *mesos.TaskInfo) {
 	fmt.Println("launch", t.GetTaskId().GetValue(), string(t.GetData()))
+	switch string(t.GetData()) {
+	case "data":
+		send(d, &mesos.TaskStatus{TaskId: t.TaskId, State: mesos.TaskState_TASK_RUNNING.Enum(), Message: proto.String("running with data"), Data: []byte("payload")})
+		return
+	case "env":
+		send(d, &mesos.TaskStatus{TaskId: t.TaskId, State: mesos.TaskState_TASK_RUNNING.Enum(), Data: []byte(strings.Join(os.Environ(), "\n"))})
+		return
+	}
 	status(d, t.TaskId, mesos.TaskState_TASK_RUNNING, "")
 	switch string(t.GetData()) {
 	case "finish":
