@@ -84,6 +84,15 @@ func haRounds(t *testing.T, def int) int {
 	return def
 }
 
+// haSessionTimeout is the masters' ZooKeeper session timeout: 2secs, or
+// MESOSGOT_HA_ZK_SESSION_TIMEOUT (Mesos' default is 10secs).
+func haSessionTimeout() string {
+	if v := os.Getenv("MESOSGOT_HA_ZK_SESSION_TIMEOUT"); v != "" {
+		return v
+	}
+	return "2secs"
+}
+
 // pingpong runs a job of four seq tasks (two per agent) over the cluster
 // for rounds rounds, each round one message to every task and its echo;
 // at round at it calls fault. It returns the job's error, an app-side
@@ -163,13 +172,13 @@ func electedAt(t *testing.T, p *proctest.Proc, kill time.Time) time.Time {
 // message once and in order (the seq tasks fail on a gap, repeat or
 // reorder).
 func TestProcessesSurviveLeadingMasterKill(t *testing.T) {
-	h := startHACluster(t, 2, 2, "2secs")
+	h := startHACluster(t, 2, 2, haSessionTimeout())
 	rounds := haRounds(t, 2000)
 	jobErr, appErr, times, evs := pingpong(t, h, rounds, rounds/3, func() { h.kill9(0) })
 	kill := times.kill
 	elected := electedAt(t, h.masters[1], kill)
-	t.Logf("kill -9 -> new leader elected %v (ZooKeeper session timeout 2s); %v",
-		elected.Sub(kill).Round(time.Millisecond), times)
+	t.Logf("kill -9 -> new leader elected %v (ZooKeeper session timeout %s); %v",
+		elected.Sub(kill).Round(time.Millisecond), haSessionTimeout(), times)
 	require.NoError(t, jobErr, "standby output:\n%s", h.masters[1].Output())
 	require.NoError(t, appErr)
 	assert.False(t, elected.IsZero(), "the standby never said it was elected")

@@ -224,7 +224,16 @@ func (schd *GoTaskScheduler) prepare() error {
 func (sched *GoTaskScheduler) Registered(driver sched.SchedulerDriver, frameworkId *mesos.FrameworkID, masterInfo *mesos.MasterInfo) {
 	log.Infof("mesosgot: framework registered with ID %s", frameworkId.GetValue())
 	sched.registeredOnce.Do(func() { close(sched.registeredCh) })
-	sched.call(driver, func(j *schedJob) { j.registered(frameworkId.GetValue()) })
+	sched.call(driver, func(j *schedJob) {
+		if id := frameworkId.GetValue(); j.frameworkID != "" && id == j.frameworkID {
+			// A Mesos master that took over after a failover answers a
+			// re-registering framework with FrameworkRegisteredMessage
+			// (MESOS-786): for the job it is a re-registration.
+			j.masterReregistered(masterInfo.GetId())
+			return
+		}
+		j.registered(frameworkId.GetValue())
+	})
 }
 
 // Reregistered is the mesos-go callback for re-registration with a (new) master.

@@ -23,6 +23,7 @@ type haSched struct {
 	*testSched
 	rereg chan string
 	disc  chan struct{}
+	regs  int // Registered callbacks so far (the driver serializes them)
 }
 
 func newHASched() *haSched {
@@ -30,6 +31,21 @@ func newHASched() *haSched {
 }
 
 func (s *haSched) Reregistered(_ sched.SchedulerDriver, mi *mesos.MasterInfo) { s.rereg <- mi.GetPid() }
+
+// Registered records the framework ID, and the master's pid as a
+// re-registration when it comes again: after a master failover Mesos
+// answers the re-registering driver with FrameworkRegisteredMessage
+// (MESOS-786), which mesos-go reports as Registered.
+func (s *haSched) Registered(_ sched.SchedulerDriver, id *mesos.FrameworkID, mi *mesos.MasterInfo) {
+	select {
+	case s.testSched.registered <- id:
+	default:
+	}
+	s.regs++
+	if s.regs > 1 {
+		s.rereg <- mi.GetPid()
+	}
+}
 func (s *haSched) Disconnected(sched.SchedulerDriver)                         { s.disc <- struct{}{} }
 
 // startDriverAt starts a real mesos-go scheduler driver with -master=master.
