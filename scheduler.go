@@ -159,6 +159,7 @@ func (schd *GoTaskScheduler) DriverConfig() (drvConfig sched.DriverConfig) {
 	schd.prepOnce.Do(func() {
 		schd.prepErr = schd.prepare()
 		schd.installMessenger(&schd.drvConf)
+		schd.watchMaster(&schd.drvConf) // wraps the job's messenger
 		if schd.prepErr != nil {
 			log.Errorf("%v", schd.prepErr)
 			schd.runCleanups()
@@ -213,7 +214,6 @@ func (schd *GoTaskScheduler) prepare() error {
 			return sasl.WithBindingAddress(ctx, bindIP)
 		}
 	}
-	schd.watchMaster(&schd.drvConf)
 	if err := schd.prepareMaster(); err != nil {
 		return err
 	}
