@@ -157,8 +157,9 @@ func (e *election) leader() string {
 // masterHA is a master's high-availability state: whether it contends
 // through ZooKeeper, and its election once started.
 type masterHA struct {
-	zk      bool        // contends: until elected it drops every message
-	stopped atomic.Bool // StopMaster: it drops every message
+	zk      bool          // contends: until elected it drops every message
+	stopped atomic.Bool   // StopMaster: it drops every message
+	ready   chan struct{} // closed once newMaster has set the master up
 	elect   atomic.Pointer[election]
 	dropped atomic.Int64 // messages dropped while not elected
 }
@@ -213,6 +214,9 @@ type electedMessenger struct {
 // Install installs h behind the election check.
 func (em electedMessenger) Install(h messenger.MessageHandler, msg proto.Message) error {
 	return em.Messenger.Install(func(from *upid.UPID, pb proto.Message) {
+		// A message can arrive before newMaster has stored the master's
+		// process and info (an agent already retrying): wait for them.
+		<-em.m.ha.ready
 		if !em.m.elected() {
 			em.m.ha.dropped.Add(1)
 			leader := ""

@@ -46,7 +46,7 @@ func (s *haSched) Registered(_ sched.SchedulerDriver, id *mesos.FrameworkID, mi 
 		s.rereg <- mi.GetPid()
 	}
 }
-func (s *haSched) Disconnected(sched.SchedulerDriver)                         { s.disc <- struct{}{} }
+func (s *haSched) Disconnected(sched.SchedulerDriver) { s.disc <- struct{}{} }
 
 // startDriverAt starts a real mesos-go scheduler driver with -master=master.
 func startDriverAt(t *testing.T, master string, s sched.Scheduler) *sched.MesosSchedulerDriver {

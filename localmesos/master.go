@@ -102,6 +102,7 @@ func newMaster(c *Cluster) (*master, error) {
 		sessions:   map[string]*authSession{},
 	}
 	m.ha.zk = c.cfg.ZK != ""
+	m.ha.ready = make(chan struct{})
 	routes := map[string]http.HandlerFunc{}
 	for _, p := range []string{"/state", "/state.json", "/master/state", "/master/state.json"} {
 		routes[p] = c.serveState
@@ -154,6 +155,7 @@ func newMaster(c *Cluster) (*master, error) {
 		Hostname: proto.String(c.cfg.IP),
 		Version:  proto.String(Version),
 	}
+	close(m.ha.ready) // handlers may run now (election.go)
 	return m, nil
 }
 
