@@ -5,7 +5,7 @@ BIN := bin
 #   make run ARGS="-workers 8 -messages 10000"
 ARGS ?=
 
-.PHONY: all build vet test test-deps examples run pingpong elevator mesos-local clean
+.PHONY: all build vet test test-deps test-deps-netns test-cluster examples run pingpong elevator mesos-local clean
 
 all: build
 
@@ -15,8 +15,26 @@ build:
 vet:
 	$(GO) vet ./...
 
-test: vet test-deps
+test: vet test-deps test-deps-netns
 	$(GO) test -race -timeout 30m ./...
+
+# test-deps-netns: the multi-host test (clustertest) builds hosts out of
+# network namespaces with iproute2's ip. As root with apt, install iproute2
+# when it is missing; otherwise say so (the test then skips loudly, or fails
+# under MESOSGOT_REQUIRE_ALL=1).
+test-deps-netns:
+	@if command -v ip >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make: installing iproute2 (apt-get) for the multi-host test"; \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y iproute2) || \
+			echo "make: !!! installing iproute2 failed: the multi-host test will not pass"; \
+	else echo "make: !!! ip (iproute2) is missing and this is not root with apt-get: the multi-host test will be skipped"; fi
+	@if [ "$$(id -u)" != 0 ]; then echo "make: !!! not root: the multi-host test (network namespaces) will be skipped"; fi
+
+# test-cluster: only the multi-host test (network namespaces, root) and the
+# namespace harness under it; it prints the job and agent-loss figures.
+test-cluster: test-deps-netns
+	$(GO) test -race -count=1 -timeout 20m -v ./internal/netns ./clustertest
 
 # test-deps installs what the tests need on a Debian machine when run as
 # root with apt (ZooKeeper, which pulls in a Java runtime); elsewhere it says
@@ -58,11 +76,28 @@ clean:
 	rm -rf $(BIN)
 
 .PHONY: bench bench-quick
-# bench: the full table (about 5 minutes), written to BENCHMARKS.md.
+# bench: the full table (about 10 minutes), written to BENCHMARKS.md.
 bench:
 	$(GO) run ./bench -out BENCHMARKS.md
 
-# bench-quick: a reduced table in under a minute; the last line is
-# "headline: local-speedup=<x.xx> fake-overhead=<y.yy>".
+# bench-quick: a reduced table in about two minutes; the last line is
+# "headline: local-speedup=<x.xx> fake-overhead=<y.yy> bulk-ratio=<z.zz> hello-ms=<w>".
 bench-quick:
 	@$(GO) run ./bench -quick
+
+.PHONY: fuzz
+# fuzz: every native Go fuzz target for FUZZTIME each, one at a time,
+# e.g. make fuzz FUZZTIME=30s. Other packages' targets are found the same
+# way: every `func FuzzXxx` in a _test.go file.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		pkg=$$(dirname $$f); \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$pkg $$t ($(FUZZTIME))"; \
+			out=$$(mktemp); \
+			if ! $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg >$$out 2>&1; then \
+				cat $$out; rm -f $$out; exit 1; fi; \
+			tail -n 3 $$out; rm -f $$out; \
+		done; \
+	done

@@ -25,9 +25,10 @@ type artifactServer struct {
 	done chan struct{}
 }
 
-// startArtifactServer serves file on ip:port (port 0 picks a free one).
-// A busy port or a missing file is an error here, not a log line later.
-func startArtifactServer(ip net.IP, port int, file string) (*artifactServer, error) {
+// startArtifactServer serves file on ip:port (port 0 picks a free one),
+// with a URL naming advertise (ip when nil). A busy port or a missing file
+// is an error here, not a log line later.
+func startArtifactServer(ip, advertise net.IP, port int, file string) (*artifactServer, error) {
 	st, err := os.Stat(file)
 	if err != nil {
 		return nil, fmt.Errorf("mesosgot: executor binary: %w", err)
@@ -54,7 +55,9 @@ func startArtifactServer(ip net.IP, port int, file string) (*artifactServer, err
 		http.ServeFile(w, r, abs)
 	})
 	host := ip.String()
-	if ip.IsUnspecified() {
+	if advertise != nil {
+		host = advertise.String()
+	} else if ip.IsUnspecified() {
 		if h, err := os.Hostname(); err == nil {
 			host = h
 		}

@@ -47,7 +47,7 @@ func TestArtifactServerServesOneFile(t *testing.T) {
 	checkNoLeak(t)
 	content := "#!/bin/sh\necho executor\n\x00\xff binary tail"
 	file := writeTempFile(t, "app-executor", content)
-	a, err := startArtifactServer(loopback, 0, file)
+	a, err := startArtifactServer(loopback, nil, 0, file)
 	require.NoError(t, err)
 	defer a.close()
 
@@ -106,7 +106,7 @@ func TestArtifactServerFixedPort(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	require.NoError(t, ln.Close())
 
-	a, err := startArtifactServer(loopback, port, writeTempFile(t, "exe", "x"))
+	a, err := startArtifactServer(loopback, nil, port, writeTempFile(t, "exe", "x"))
 	require.NoError(t, err)
 	defer a.close()
 	assert.Equal(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/exe", a.url)
@@ -119,7 +119,7 @@ func TestArtifactServerBusyPort(t *testing.T) {
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 
-	a, err := startArtifactServer(loopback, port, writeTempFile(t, "exe", "x"))
+	a, err := startArtifactServer(loopback, nil, port, writeTempFile(t, "exe", "x"))
 	require.Error(t, err)
 	assert.Nil(t, a)
 	assert.Contains(t, err.Error(), "artifact server")
@@ -138,7 +138,7 @@ func TestArtifactServerBadFile(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := startArtifactServer(loopback, 0, tc.file)
+			a, err := startArtifactServer(loopback, nil, 0, tc.file)
 			require.Error(t, err)
 			assert.Nil(t, a)
 			assert.Contains(t, err.Error(), "executor binary")
@@ -149,7 +149,7 @@ func TestArtifactServerBadFile(t *testing.T) {
 func TestArtifactServerClose(t *testing.T) {
 	checkNoLeak(t)
 	file := writeTempFile(t, "exe", "bin")
-	a, err := startArtifactServer(loopback, 0, file)
+	a, err := startArtifactServer(loopback, nil, 0, file)
 	require.NoError(t, err)
 
 	c := noKeepAliveClient()

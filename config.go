@@ -8,27 +8,59 @@ import (
 )
 
 // GoTaskSchedConfig holds the GoTask scheduler/framework config parameters.
-// The seed's fields come first; the rest are additions with defaults that
-// DefaultSchedulerConfig fills in.
+// DefaultSchedulerConfig gives the defaults; RegisterSchedulerFlags and
+// LoadSchedulerConfig fill it from command-line flags.
 type GoTaskSchedConfig struct {
-	//Binding address for artifact server
+	// Address is the IP (or host name) the scheduler's driver and artifact
+	// server bind to, and advertise unless AdvertiseIP is set. Empty (the
+	// default) means LIBPROCESS_IP if set, else the IP of the local
+	// interface that routes to the master (127.0.0.1 for a master on this
+	// host or Master "local"), so that agents on other hosts can reach the
+	// scheduler. "0.0.0.0" binds every interface and advertises that
+	// routing IP.
 	Address string
-	//Binding port for artifact server; 0 picks a free port
+	// ArtifactPort is the port of the HTTP server that ships the executor
+	// binary to agents (on the bind IP; its URL uses the advertised IP);
+	// 0 picks a free port. Fix it to open a firewall for it.
 	ArtifactPort int
-	//Authentication provider
+	// AuthProvider is the authentication provider; default "SASL" (CRAM-MD5).
 	AuthProvider string
-	//Master address, default 127.0.0.1:5050; "local" or "local:N" runs an
-	//embedded local cluster (N agents) in the scheduler process
+	// Master is the master's host:port (default 127.0.0.1:5050), or
+	// zk://host:port,.../path for masters elected through ZooKeeper; "local"
+	// or "local:N" runs an embedded local cluster (N agents) in the
+	// scheduler process.
 	Master string
-	//Path to app framework executor
+	// ExecutorPath is the app executor binary: a local path, served to the
+	// agents by the artifact server, or a URL (http, https, hdfs, s3) they
+	// fetch it from.
 	ExecutorPath string
-	//Mesos authentication principal
+	// MesosAuthPrincipal is the principal the framework authenticates as;
+	// empty means no authentication.
 	MesosAuthPrincipal string
-	//Mesos authentication secret file
+	// MesosAuthSecretFile holds the principal's secret (a trailing newline
+	// is dropped).
 	MesosAuthSecretFile string
 	// TaskRefuseSeconds is the refuse_seconds filter of offers declined
 	// because the round could not hold the whole job.
 	TaskRefuseSeconds float64
+
+	// AdvertiseIP is the IP put in the driver's address and the artifact
+	// URL, for a scheduler behind NAT; empty means LIBPROCESS_ADVERTISE_IP
+	// if set, else the bind IP (see Address). When it is set, the bind IP
+	// defaults to 0.0.0.0.
+	AdvertiseIP string
+	// DriverPort is the port the scheduler driver listens on (libprocess
+	// messages from the master and agents arrive there); 0 means
+	// LIBPROCESS_PORT if set, else a free port. mesos-go's driver advertises
+	// the port it listens on, so LIBPROCESS_ADVERTISE_PORT, if set, must
+	// equal it.
+	DriverPort int
+	// User is the framework's user: the OS user the agents run executors
+	// as (when an agent runs as root with --switch_user, Mesos' default),
+	// so it must exist on every agent. When set it takes precedence over
+	// the userName given to NewGoTaskScheduler; when both are empty the
+	// mesos-go driver fills in the OS user running the scheduler.
+	User string
 
 	// FrameworkName is the Mesos framework name; default "mesosgot".
 	FrameworkName string
@@ -62,12 +94,21 @@ type GoTaskSchedConfig struct {
 	// DiagOutput receives the job's own lines (admission warnings, where
 	// the logs are, a kept sandbox); nil means os.Stderr.
 	DiagOutput io.Writer
+	// LinkTimeout is how long the scheduler and an executor wait for each
+	// other to answer (idle links exchange heartbeats): a silent executor
+	// fails the job, a silent scheduler ends the executor. 0 waits forever.
+	// Default 30 seconds.
+	LinkTimeout time.Duration
+	// LinkCleartext, when true, sends task messages authenticated but not
+	// encrypted; by default they are also encrypted. Either way frames
+	// from outside the job are refused.
+	LinkCleartext bool
 }
 
 // DefaultSchedulerConfig returns the defaults, with no flag read.
 func DefaultSchedulerConfig() *GoTaskSchedConfig {
 	return &GoTaskSchedConfig{
-		Address:           "127.0.0.1",
+		Address:           "",
 		ArtifactPort:      0,
 		AuthProvider:      "SASL",
 		Master:            "127.0.0.1:5050",
@@ -79,6 +120,7 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 		RegistrationTimeout: 2 * time.Minute,
 		MasterLostTimeout:   60 * time.Second,
 		Checkpoint:          true,
+		LinkTimeout:         30 * time.Second,
 	}
 }
 
@@ -87,15 +129,19 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 // mesos-go's example scheduler: -master, -address, -artifactPort,
 // -executor, -mesos_authentication_provider,
 // -mesos_authentication_principal, -mesos_authentication_secret_file, plus
-// -task_refuse_seconds, -registration_timeout, -placement_timeout,
-// -local_capacity_factor, -master_lost_timeout and -checkpoint.
+// -advertise_ip, -driver_port, -user, -task_refuse_seconds,
+// -registration_timeout, -placement_timeout, -local_capacity_factor,
+// -link_timeout, -link_cleartext, -master_lost_timeout and -checkpoint.
 func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	c := DefaultSchedulerConfig()
-	fs.StringVar(&c.Address, "address", c.Address, "Binding address for artifact server")
-	fs.IntVar(&c.ArtifactPort, "artifactPort", c.ArtifactPort, "Binding port for artifact server (0: any free port)")
+	fs.StringVar(&c.Address, "address", c.Address, "IP or host name the scheduler driver and the artifact server bind to and advertise (default: $LIBPROCESS_IP, else the IP of the interface that routes to the master; 0.0.0.0 binds all interfaces)")
+	fs.StringVar(&c.AdvertiseIP, "advertise_ip", c.AdvertiseIP, "IP advertised to the master and agents instead of the bind IP, e.g. behind NAT (default: $LIBPROCESS_ADVERTISE_IP)")
+	fs.IntVar(&c.DriverPort, "driver_port", c.DriverPort, "Port the scheduler driver listens on (default: $LIBPROCESS_PORT, else any free port)")
+	fs.IntVar(&c.ArtifactPort, "artifactPort", c.ArtifactPort, "Port of the artifact server that ships the executor binary to agents (0: any free port)")
+	fs.StringVar(&c.User, "user", c.User, "User the agents run the executor as; must exist on every agent (default: the OS user running the scheduler)")
 	fs.StringVar(&c.AuthProvider, "mesos_authentication_provider", c.AuthProvider, "Authentication provider to use, default is SASL that supports mechanisms: [CRAM-MD5]")
 	fs.StringVar(&c.Master, "master", c.Master, "Master address <ip:port>, zk://host:port/mesos, or local[:N] for an embedded local cluster of N agents")
-	fs.StringVar(&c.ExecutorPath, "executor", c.ExecutorPath, "Path to app executor binary")
+	fs.StringVar(&c.ExecutorPath, "executor", c.ExecutorPath, "Path to the app executor binary, which the scheduler serves to the agents, or an http(s)://, hdfs:// or s3:// URL they fetch it from")
 	fs.StringVar(&c.MesosAuthPrincipal, "mesos_authentication_principal", c.MesosAuthPrincipal, "Mesos authentication principal.")
 	fs.StringVar(&c.MesosAuthSecretFile, "mesos_authentication_secret_file", c.MesosAuthSecretFile, "Mesos authentication secret file.")
 	fs.Float64Var(&c.TaskRefuseSeconds, "task_refuse_seconds", c.TaskRefuseSeconds, "Seconds to refuse offers declined because they could not hold the whole job")
@@ -104,6 +150,8 @@ func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	fs.BoolVar(&c.Checkpoint, "checkpoint", c.Checkpoint, "Ask agents to checkpoint the framework's executors and tasks (recovery after an agent restart)")
 	fs.DurationVar(&c.PlacementTimeout, "placement_timeout", c.PlacementTimeout, "Fail the job, saying which resource is short, when no round of offers can hold all its tasks within this time (0: wait)")
 	fs.Float64Var(&c.LocalCapacityFactor, "local_capacity_factor", c.LocalCapacityFactor, "With -master=local, the embedded cluster holds at most this many times the machine's cpus and memory (0: 4)")
+	fs.DurationVar(&c.LinkTimeout, "link_timeout", c.LinkTimeout, "How long the scheduler and an executor wait for each other to answer before giving up (0: forever)")
+	fs.BoolVar(&c.LinkCleartext, "link_cleartext", c.LinkCleartext, "Send task messages authenticated but not encrypted")
 	return c
 }
 

@@ -21,6 +21,9 @@ var schedulerFlagNames = []string{
 	"mesos_authentication_principal",
 	"mesos_authentication_secret_file",
 	"task_refuse_seconds",
+	"advertise_ip",
+	"driver_port",
+	"user",
 	"registration_timeout",
 	"placement_timeout",
 	"local_capacity_factor",
@@ -38,7 +41,10 @@ func TestRegisterSchedulerFlagsDefaults(t *testing.T) {
 	require.NoError(t, fs.Parse(nil))
 	assert.Equal(t, DefaultSchedulerConfig(), c)
 	assert.Equal(t, "127.0.0.1:5050", c.Master)
-	assert.Equal(t, "127.0.0.1", c.Address)
+	assert.Equal(t, "", c.Address, "automatic: the interface that routes to the master")
+	assert.Equal(t, "", c.AdvertiseIP)
+	assert.Equal(t, 0, c.DriverPort)
+	assert.Equal(t, "", c.User, "the driver fills in the OS user")
 	assert.Equal(t, 0, c.ArtifactPort)
 	assert.Equal(t, "SASL", c.AuthProvider)
 	assert.Equal(t, "./executor", c.ExecutorPath)
@@ -78,6 +84,9 @@ func TestRegisterSchedulerFlagsParse(t *testing.T) {
 			assert.Equal(t, "/etc/secret", c.MesosAuthSecretFile)
 		}},
 		{"-task_refuse_seconds=2.5", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, 2.5, c.TaskRefuseSeconds) }},
+		{"-advertise_ip=203.0.113.9", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, "203.0.113.9", c.AdvertiseIP) }},
+		{"-driver_port=40123", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, 40123, c.DriverPort) }},
+		{"-user=nobody", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, "nobody", c.User) }},
 		{"-placement_timeout=5s", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, 5*time.Second, c.PlacementTimeout) }},
 		{"-local_capacity_factor=1.5", func(t *testing.T, c *GoTaskSchedConfig) { assert.Equal(t, 1.5, c.LocalCapacityFactor) }},
 	}
@@ -110,7 +119,7 @@ func TestRegisterSchedulerFlagsParse(t *testing.T) {
 }
 
 func TestRegisterSchedulerFlagsBadValues(t *testing.T) {
-	for _, arg := range []string{"-artifactPort=x", "-task_refuse_seconds=soon", "-no_such_flag"} {
+	for _, arg := range []string{"-artifactPort=x", "-driver_port=x", "-task_refuse_seconds=soon", "-no_such_flag"} {
 		t.Run(arg, func(t *testing.T) {
 			fs := newTestFlagSet()
 			RegisterSchedulerFlags(fs)

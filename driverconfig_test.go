@@ -2,6 +2,7 @@ package mesosgot
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
@@ -79,6 +80,7 @@ func TestDriverConfigAuthentication(t *testing.T) {
 		{"trailing newline", "s3cret\n"},
 		{"trailing CRLF", "s3cret\r\n"},
 		{"no newline", "s3cret"},
+		{"trailing spaces", "s3cret  \t\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,7 +182,7 @@ func TestExecutorInfo(t *testing.T) {
 	uri := info.Command.Uris[0]
 	assert.Equal(t, s.executorURI, uri.GetValue())
 	assert.True(t, uri.GetExecutable())
-	assert.Equal(t, executorTmpDir+`./app-executor -v=2 'a b' 'it'\''s' '$HOME' ''`, info.Command.GetValue())
+	assert.Equal(t, executorTmpDir+`exec ./app-executor -v=2 'a b' 'it'\''s' '$HOME' ''`, info.Command.GetValue())
 
 	require.Len(t, info.Resources, 2, "zero resources are left out")
 	assert.Equal(t, "cpus", info.Resources[0].GetName(), "sorted by name")
@@ -205,7 +207,7 @@ func TestExecutorInfoURLExecutor(t *testing.T) {
 	info := s.executorInfo("e")
 	require.Len(t, info.Command.Uris, 1)
 	assert.Equal(t, c.ExecutorPath, info.Command.Uris[0].GetValue())
-	assert.Equal(t, executorTmpDir+"./my-exe", info.Command.GetValue())
+	assert.Equal(t, executorTmpDir+"exec ./my-exe", info.Command.GetValue())
 	assert.Equal(t, map[string]float64{"cpus": 0.1, "mem": 32}, scalarResources(info.Resources))
 }
 
@@ -222,4 +224,81 @@ func TestRunCleanupsStopsArtifactServer(t *testing.T) {
 	_, err := c.Get(s.executorURI)
 	assert.Error(t, err)
 	assert.NotPanics(t, s.runCleanups, "a second call is a no-op")
+}
+
+// TestDriverConfigAddresses checks that the chosen addresses reach the
+// driver config and the artifact URL (the choice itself is table-tested in
+// TestChooseAddresses).
+func TestDriverConfigAddresses(t *testing.T) {
+	t.Run("defaults toward a master on this host", func(t *testing.T) {
+		checkNoLeak(t)
+		c := testSchedConfig(t)
+		c.Address, c.Master = "", "127.0.0.1:5050"
+		s := newTestScheduler(t, "", c)
+		cfg := s.DriverConfig()
+		require.NoError(t, s.Err())
+		assert.Equal(t, "127.0.0.1", cfg.BindingAddress.String())
+		assert.Equal(t, "127.0.0.1", cfg.PublishedAddress.String())
+		assert.Zero(t, cfg.BindingPort)
+		assert.Empty(t, cfg.HostnameOverride)
+		assert.True(t, strings.HasPrefix(s.executorURI, "http://127.0.0.1:"), s.executorURI)
+	})
+	t.Run("bind all, advertise one, fixed ports", func(t *testing.T) {
+		checkNoLeak(t)
+		free, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		artPort := free.Addr().(*net.TCPAddr).Port
+		require.NoError(t, free.Close())
+		c := testSchedConfig(t)
+		c.Address, c.AdvertiseIP, c.DriverPort, c.ArtifactPort = "0.0.0.0", "127.0.0.1", 40123, artPort
+		s := newTestScheduler(t, "", c)
+		cfg := s.DriverConfig()
+		require.NoError(t, s.Err())
+		assert.True(t, cfg.BindingAddress.IsUnspecified(), "%v", cfg.BindingAddress)
+		assert.Equal(t, "127.0.0.1", cfg.PublishedAddress.String())
+		assert.Equal(t, uint16(40123), cfg.BindingPort)
+		assert.Equal(t, "127.0.0.1", cfg.HostnameOverride, "mesos-go does not resolve the host name for its UPID")
+		assert.Equal(t, fmt.Sprintf("http://127.0.0.1:%d/app-executor", artPort), s.executorURI)
+	})
+	t.Run("LIBPROCESS_IP and LIBPROCESS_PORT", func(t *testing.T) {
+		checkNoLeak(t)
+		t.Setenv("LIBPROCESS_IP", "127.0.0.1")
+		t.Setenv("LIBPROCESS_PORT", "40124")
+		c := testSchedConfig(t)
+		c.Address = ""
+		s := newTestScheduler(t, "", c)
+		cfg := s.DriverConfig()
+		require.NoError(t, s.Err())
+		assert.Equal(t, "127.0.0.1", cfg.BindingAddress.String())
+		assert.Equal(t, "127.0.0.1", cfg.PublishedAddress.String())
+		assert.Equal(t, uint16(40124), cfg.BindingPort)
+	})
+	t.Run("LIBPROCESS_ADVERTISE_PORT it cannot honour", func(t *testing.T) {
+		checkNoLeak(t)
+		t.Setenv("LIBPROCESS_ADVERTISE_PORT", "40125")
+		s := newTestScheduler(t, "", testSchedConfig(t))
+		s.DriverConfig()
+		assert.ErrorContains(t, s.Err(), "LIBPROCESS_ADVERTISE_PORT=40125")
+	})
+}
+
+// TestDriverConfigUser: -user (GoTaskSchedConfig.User) overrides the
+// userName argument; with neither, the driver fills in the OS user.
+func TestDriverConfigUser(t *testing.T) {
+	for _, tc := range []struct{ arg, flag, want string }{
+		{"", "", ""},
+		{"alice", "", "alice"},
+		{"", "bob", "bob"},
+		{"alice", "bob", "bob"},
+	} {
+		t.Run(tc.arg+"/"+tc.flag, func(t *testing.T) {
+			checkNoLeak(t)
+			c := testSchedConfig(t)
+			c.User = tc.flag
+			s := newTestScheduler(t, tc.arg, c)
+			cfg := s.DriverConfig()
+			require.NoError(t, s.Err())
+			assert.Equal(t, tc.want, cfg.Framework.GetUser())
+		})
+	}
 }

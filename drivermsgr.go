@@ -30,7 +30,8 @@ import (
 //   - sees the driver stop, and holds that stop until the job's teardown
 //     (last events to the app, embedded cluster, sandbox) has completed, so
 //     that driver.Run returns only after it,
-//   - unregisters the framework itself and knows when the message has left,
+//   - unregisters the framework itself and knows when the master accepted
+//     the message (its 202 answer),
 //     so that it can stop the driver without the 2 s sleep (Stop(true) for a
 //     normal end, Abort for a failed job: driver.Run then returns
 //     DRIVER_ABORTED),
@@ -41,48 +42,22 @@ import (
 // teardown; it is only reached when something is badly stuck.
 const teardownHold = 2 * time.Minute
 
-// unregisterWait bounds the wait for the unregistration message to be sent.
+// unregisterWait bounds the wait for the master to accept the unregistration.
 const unregisterWait = 5 * time.Second
 
-// jobMessenger is the driver's messenger as mesosgot builds it.
+// jobMessenger is the driver's messenger as mesosgot builds it: the job's
+// view (start, stop, unregistration, authentication) around mesosgot's
+// messenger (driverMessenger with the scheduler's policy, which checks
+// senders and carries large framework messages past the driver).
 type jobMessenger struct {
 	messenger.Messenger
-	s  *GoTaskScheduler
-	tr *watchedTransport
+	s      *GoTaskScheduler
+	dm     *driverMessenger
+	policy *schedPolicy
 
 	mu      sync.Mutex
 	master  *upid.UPID // where the driver last sent its registration
 	started bool
-}
-
-// watchedTransport is the messenger's HTTP transport, telling the job when
-// an unregistration has been sent and what error the master reported.
-type watchedTransport struct {
-	messenger.Transporter
-	unregistered chan struct{} // closed once an UnregisterFrameworkMessage was sent
-	once         sync.Once
-	masterError  func(string)
-}
-
-// Send sends msg, noting a sent unregistration.
-func (t *watchedTransport) Send(ctx context.Context, msg *messenger.Message) error {
-	err := t.Transporter.Send(ctx, msg)
-	if _, ok := msg.ProtoMessage.(*mesos.UnregisterFrameworkMessage); ok {
-		t.once.Do(func() { close(t.unregistered) })
-	}
-	return err
-}
-
-// Recv receives the next message, noting the master's framework error.
-func (t *watchedTransport) Recv() (*messenger.Message, error) {
-	msg, err := t.Transporter.Recv()
-	if err == nil && msg != nil && msg.Name == "mesos.internal.FrameworkErrorMessage" {
-		var fe mesos.FrameworkErrorMessage
-		if proto.Unmarshal(msg.Bytes, &fe) == nil {
-			t.masterError(fe.GetMessage())
-		}
-	}
-	return msg, err
 }
 
 // installMessenger makes cfg's driver use a jobMessenger of s.
@@ -101,12 +76,9 @@ func (s *GoTaskScheduler) installMessenger(cfg *sched.DriverConfig) {
 		if err != nil {
 			return nil, err
 		}
-		tr := &watchedTransport{
-			Transporter:  messenger.NewHTTPTransporter(pid, bind),
-			unregistered: make(chan struct{}),
-			masterError:  s.noteMasterError,
-		}
-		m := &jobMessenger{Messenger: messenger.New(tr), s: s, tr: tr}
+		p := newSchedPolicy(s.noteMasterError)
+		dm := newDriverMessenger("scheduler", pid.ID, bind, port, pid.Host, p) // messenger.go
+		m := &jobMessenger{Messenger: dm, s: s, dm: dm, policy: p}
 		s.msgrMu.Lock()
 		s.msgr = m
 		s.msgrMu.Unlock()
@@ -196,7 +168,7 @@ func (m *jobMessenger) active() bool {
 }
 
 // unregister sends UnregisterFrameworkMessage for frameworkID to the master
-// and waits (bounded) until it has been sent.
+// and waits (bounded) until the master accepted it.
 func (m *jobMessenger) unregister(frameworkID string) error {
 	m.mu.Lock()
 	master := m.master
@@ -204,16 +176,20 @@ func (m *jobMessenger) unregister(frameworkID string) error {
 	if master == nil {
 		return errors.New("no master known")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), unregisterWait)
-	defer cancel()
-	if err := m.Messenger.Send(ctx, master, &mesos.UnregisterFrameworkMessage{FrameworkId: util.NewFrameworkID(frameworkID)}); err != nil {
+	done, err := m.dm.sendWait(master, &mesos.UnregisterFrameworkMessage{FrameworkId: util.NewFrameworkID(frameworkID)})
+	if err != nil {
 		return err
 	}
+	t := time.NewTimer(unregisterWait)
+	defer t.Stop()
 	select {
-	case <-m.tr.unregistered:
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("master %s: %w", master, err)
+		}
 		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("not sent within %v", unregisterWait)
+	case <-t.C:
+		return fmt.Errorf("master %s did not accept it within %v", master, unregisterWait)
 	}
 }
 

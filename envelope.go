@@ -12,7 +12,7 @@ import (
 // Layout (all uvarints are encoding/binary unsigned varints):
 //
 //	byte     version (frameVersion2; msg.go's single message uses 1)
-//	byte     flags (frameFlagAckNow; unknown bits are ignored)
+//	byte     flags (frameFlagAckNow, frameFlagPing; unknown bits are ignored)
 //	8 bytes  source epoch, little endian, nonzero: the sender's session id
 //	8 bytes  destination epoch, little endian: the receiver's session id as
 //	         the sender knows it, 0 while it has heard nothing from it
@@ -44,6 +44,10 @@ const frameVersion2 byte = 2
 // its ack delay; set on frames that carry retransmitted records and on the
 // data frame that fills the sender's frame window (link.go).
 const frameFlagAckNow byte = 1 << 0
+
+// frameFlagPing asks the receiver to answer with a frame at once even if it
+// has nothing to acknowledge: the heartbeat of an idle link (link.go).
+const frameFlagPing byte = 1 << 1
 
 // maxSacks is the largest number of SACK ranges a frame may carry.
 const maxSacks = 8

@@ -2,6 +2,7 @@ package mesosgot
 
 import (
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -108,7 +109,8 @@ type TaskEvent struct {
 type ExecutorLostEvent struct {
 	ExecutorID string
 	AgentID    string
-	// Status is the executor's exit status as Mesos reports it.
+	// Status is the executor's exit code: 128 plus the signal number for
+	// an executor killed by a signal (Mesos' raw wait status, decoded).
 	Status int
 }
 
@@ -123,6 +125,9 @@ type JobError struct {
 	// ExecutorStderr is the end of the failed executor's stderr, when the
 	// embedded cluster of Master "local" ran it; empty otherwise.
 	ExecutorStderr string
+	// Signal is the signal (SIGINT, SIGTERM) that interrupted the job, nil
+	// if none did; see ExitCode.
+	Signal os.Signal
 }
 
 // Error returns the reason naming the task and the cause, followed by the

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -35,8 +37,14 @@ type GoTaskExecutor struct {
 	tasks     map[string]*execTask
 	outQ      map[string]*execTask // tasks with messages waiting for the link
 	returning int                  // tasks returned whose final status is not sent yet
+	// link trust and liveness (linkwatch.go)
+	linkKeyed   bool          // the link has the job's key
+	linkTimeout time.Duration // from the task data
+	drops       dropCounter   // frames refused by the link
+	abandoned   bool          // the scheduler was unresponsive: the executor is ending
 
 	linkCfg       linkConfig
+	tokens        *tokenTable // large framework messages the messenger holds for the driver
 	tick          time.Duration
 	statusGrace   time.Duration // how long a returned task's messages may stay unacknowledged before its status goes anyway
 	shutdownGrace time.Duration // how long Shutdown waits for tasks to return
@@ -58,6 +66,7 @@ func NewGoTaskExecutor(ae AppTaskExecutor) (exec *GoTaskExecutor) {
 		tasks:         map[string]*execTask{},
 		outQ:          map[string]*execTask{},
 		linkCfg:       defaultLinkConfig(),
+		tokens:        newTokenTable(),
 		tick:          10 * time.Millisecond,
 		statusGrace:   10 * time.Second,
 		shutdownGrace: 10 * time.Second,
@@ -75,15 +84,42 @@ func (exec *GoTaskExecutor) RegisterTaskFunc(name string, taskFunc AppTaskFunc) 
 }
 
 // DriverConfig returns the Mesos driver config for this GoTask executor.
+// Its addresses follow libprocess: LIBPROCESS_IP (which the agent passes
+// its executors), LIBPROCESS_PORT and LIBPROCESS_ADVERTISE_IP when set,
+// else the IP of the interface that routes to the agent. Its driver runs
+// on mesosgot's messenger, which takes messages only from the executor's
+// agent. A bad address value is logged and leaves
+// the driver's own defaults; Run returns it as an error.
 func (exc *GoTaskExecutor) DriverConfig() exec.DriverConfig {
-	return exec.DriverConfig{Executor: exc}
+	cfg, err := exc.driverConfig()
+	if err != nil {
+		log.Errorf("%v", err)
+	}
+	return cfg
+}
+
+func (exc *GoTaskExecutor) driverConfig() (exec.DriverConfig, error) {
+	cfg := exec.DriverConfig{Executor: exc}
+	p, ok, err := executorAddresses(os.Getenv, net.LookupIP, routeIP)
+	if ok {
+		cfg.BindingAddress, cfg.BindingPort, cfg.PublishedAddress = p.BindIP, p.DriverPort, p.AdvertiseIP
+		if p.BindIP.IsUnspecified() {
+			cfg.HostnameOverride = p.AdvertiseIP.String()
+		}
+	}
+	useExecutorMessenger(&cfg, exc.tokens) // reads the addresses set above
+	return cfg, err
 }
 
 // Run builds the mesos-go executor driver (which reads the MESOS_*
 // environment the agent sets) and runs until the driver stops. It returns
 // nil when the driver stopped normally.
 func (exc *GoTaskExecutor) Run() error {
-	driver, err := exec.NewMesosExecutorDriver(exc.DriverConfig())
+	cfg, err := exc.driverConfig()
+	if err != nil {
+		return err
+	}
+	driver, err := exec.NewMesosExecutorDriver(cfg)
 	if err != nil {
 		return fmt.Errorf("mesosgot: creating the executor driver: %w", err)
 	}
@@ -131,6 +167,11 @@ func (exec *GoTaskExecutor) KillTask(driver exec.ExecutorDriver, taskId *mesos.T
 
 // FrameworkMessage forwards messages from the scheduler to tasks.
 func (exec *GoTaskExecutor) FrameworkMessage(driver exec.ExecutorDriver, rawMsg string) {
+	rawMsg, ok := exec.tokens.resolve(rawMsg)
+	if !ok {
+		log.Warningf("mesosgot: framework message names data the messenger does not hold; dropped")
+		return
+	}
 	exec.call(driver, func() { exec.frameworkMessage(rawMsg) })
 }
 
@@ -165,6 +206,7 @@ func (exec *GoTaskExecutor) call(driver exec.ExecutorDriver, f func()) {
 	exec.startOnce.Do(func() {
 		exec.driver = driver
 		exec.link = newLink(exec.linkCfg, rand.Uint64())
+		exec.link.auth = newLinkAuth(false) // keyed by the first task (joinLink)
 		go exec.loop()
 	})
 	exec.inbox.push(f)
@@ -199,6 +241,7 @@ func (exec *GoTaskExecutor) loop() {
 			}
 		case <-ticker.C:
 			exec.link.Tick()
+			exec.checkScheduler()
 		}
 		exec.flush() // also sends the final status of returned tasks (checkReturned)
 	}
@@ -288,11 +331,15 @@ func (exec *GoTaskExecutor) launch(info *mesos.TaskInfo) {
 		exec.status(name, mesos.TaskState_TASK_FAILED, "a task with this ID is already running on this executor")
 		return
 	}
-	args, env, err := decodeTaskData(info.GetData())
+	td, err := decodeTaskInfoData(info.GetData())
+	if err == nil {
+		err = exec.joinLink(td.Link)
+	}
 	if err != nil {
 		exec.status(name, mesos.TaskState_TASK_FAILED, fmt.Sprintf("bad task data: %v", err))
 		return
 	}
+	args, env := td.Args, td.Env
 	base, index := splitTaskName(name)
 	// args[0] is the task's own name, as os.Args[0] is a program's.
 	args = append([]string{name}, args...)
@@ -319,6 +366,10 @@ func (exec *GoTaskExecutor) kill(name string) {
 // frameworkMessage takes a frame from the scheduler.
 func (exec *GoTaskExecutor) frameworkMessage(raw string) {
 	if err := exec.link.Recv(raw); err != nil {
+		if isDropErr(err) {
+			exec.frameDropped(raw, err)
+			return
+		}
 		err = fmt.Errorf("framework message from the scheduler (%d bytes): %w", len(raw), err)
 		log.Warningf("mesosgot: %v", err)
 		exec.report(err)

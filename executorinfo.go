@@ -11,13 +11,13 @@ import (
 
 // prepareArtifacts makes the executor binary fetchable: a URL is used as
 // it is, a local path is served by the artifact server.
-func (schd *GoTaskScheduler) prepareArtifacts(bindIP net.IP) error {
+func (schd *GoTaskScheduler) prepareArtifacts(bindIP, advertiseIP net.IP) error {
 	p := schd.conf.ExecutorPath
 	if isURL(p) {
 		schd.executorURI = p
 		return nil
 	}
-	a, err := startArtifactServer(bindIP, schd.conf.ArtifactPort, p)
+	a, err := startArtifactServer(bindIP, advertiseIP, schd.conf.ArtifactPort, p)
 	if err != nil {
 		return err
 	}
@@ -34,7 +34,9 @@ const executorTmpDir = `TMPDIR="${MESOS_SANDBOX:-${TMPDIR:-/tmp}}" `
 // binary from executorURI into the sandbox and run it there, with the
 // sandbox as its TMPDIR.
 func (schd *GoTaskScheduler) executorInfo(execID string) *mesos.ExecutorInfo {
-	cmd := executorTmpDir + "./" + shellQuote(urlBase(schd.executorURI))
+	// exec: the executor replaces the shell, so signals (and a local
+	// cluster's parent-death signal) reach it, and its exit status is its own.
+	cmd := executorTmpDir + "exec ./" + shellQuote(urlBase(schd.executorURI))
 	for _, a := range schd.conf.ExecutorArgs {
 		cmd += " " + shellQuote(a)
 	}

@@ -1277,9 +1277,9 @@ func TestLinkPeerProtocolErrors(t *testing.T) {
 		{"buffered out of order", from(1,
 			frameRecord{Kind: recMsg, Seq: 20, Stream: "s", Data: "gone"}),
 			nil},
-		{"huge base skips the gap", from(1<<60,
-			frameRecord{Kind: recMsg, Seq: 1 << 60, Stream: "s", Data: "ok4"}),
-			[]GoTaskMsg{{TaskName: "s", MessageData: "ok4"}}},
+		{"huge base is not believed", from(1<<60,
+			frameRecord{Kind: recMsg, Seq: 1 << 60, Stream: "s", Data: "far"}),
+			nil},
 	}
 	for _, tt := range tests {
 		require.NoError(t, l.Recv(tt.in), tt.name)
@@ -1292,7 +1292,31 @@ func TestLinkPeerProtocolErrors(t *testing.T) {
 	// Every message the peer sent counts as delivered for credit; the
 	// skipped ones count as consumed as well.
 	rs := l.rstreams["s"]
-	assert.Equal(t, uint64(7), rs.delivered)
+	assert.Equal(t, uint64(6), rs.delivered)
 	assert.Equal(t, uint64(3), rs.consumed)
-	assert.Zero(t, l.ringCount)
+	assert.Equal(t, 1, l.ringCount, "the out-of-order record still waits for its gap")
+}
+
+// TestLinkBaseBeyondAcks is the regression test for a frame whose base
+// (the sender's oldest unacknowledged record) is beyond anything the
+// receiver acknowledged: believing it made the receiver skip ahead and drop
+// the real records that followed.
+func TestLinkBaseBeyondAcks(t *testing.T) {
+	p := newPair(t, testConfig())
+	for _, m := range msgs("s", 3) {
+		require.NoError(t, p.a.Send(m))
+	}
+	p.settle(100)
+	require.Len(t, p.gotB, 3)
+	for _, base := range []uint64{5, 1000, 1 << 62} {
+		bogus := encodeFrame(&frame{SrcEpoch: p.a.epoch, DstEpoch: p.b.epoch, Ack: 1, Base: base})
+		require.NoError(t, p.b.Recv(bogus))
+	}
+	all := msgs("s", 8)
+	for _, m := range all[3:] {
+		require.NoError(t, p.a.Send(m))
+	}
+	p.settle(1000)
+	assert.Equal(t, all, p.gotB, "every real message once and in order")
+	assert.Equal(t, uint64(3), p.b.Stats().ProtocolErrors)
 }

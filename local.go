@@ -44,6 +44,10 @@ func (schd *GoTaskScheduler) prepareMaster() error {
 	if err != nil {
 		return err
 	}
+	ip := schd.drvConf.BindingAddress
+	if ip.IsUnspecified() {
+		ip = schd.drvConf.PublishedAddress
+	}
 	tasks := schd.app.TasksResourceInfo()
 	factor := schd.conf.LocalCapacityFactor
 	if factor <= 0 {
@@ -55,7 +59,7 @@ func (schd *GoTaskScheduler) prepareMaster() error {
 		return fmt.Errorf("mesosgot: -master=%s: the job does not fit on this machine (the embedded cluster holds at most %g x its cpus and memory, see -local_capacity_factor): %s",
 			schd.conf.Master, factor, formatShortfall(short))
 	}
-	workDir, err := os.MkdirTemp("", "localmesos-")
+	workDir, err := localmesos.TempWorkDir() // records its owner: a later run removes it if this process is killed
 	if err != nil {
 		return fmt.Errorf("mesosgot: creating the embedded cluster's work directory: %w", err)
 	}
@@ -63,7 +67,7 @@ func (schd *GoTaskScheduler) prepareMaster() error {
 		Agents:    agents,
 		Resources: res,
 		WorkDir:   workDir,
-		IP:        schd.drvConf.BindingAddress.String(),
+		IP:        ip.String(),
 		Logf: func(format string, args ...any) {
 			log.Infof("localmesos: "+format, args...)
 		},
@@ -78,6 +82,9 @@ func (schd *GoTaskScheduler) prepareMaster() error {
 			log.Warningf("mesosgot: closing the embedded local cluster: %v", err)
 		}
 		if schd.result != nil && schd.keepSandbox {
+			if err := localmesos.KeepWorkDir(workDir); err != nil {
+				log.Warningf("mesosgot: keeping the embedded cluster's work directory: %v", err)
+			}
 			schd.keptSandbox = workDir // reported by the job's end
 			return
 		}

@@ -15,7 +15,12 @@ import (
 // to its end and returns nil for a normal end, or an error naming the
 // failed task and the cause (a *JobError), or the error that kept the job
 // from starting.
+//
+// While it runs, SIGINT and SIGTERM end the job as a failure whose
+// *JobError carries the signal (see ExitCode): the tasks are killed, the
+// executors end and the embedded cluster of -master=local is removed.
 func (sched *GoTaskScheduler) Run() error {
+	defer sched.handleSignals()()
 	cfg := sched.DriverConfig()
 	if err := sched.Err(); err != nil {
 		sched.runCleanups()
@@ -38,6 +43,9 @@ func (sched *GoTaskScheduler) RunDriver(driver sched.SchedulerDriver) error {
 	status, err := driver.Run()
 	abortReason := stopWatch()
 	if sched.endIfNotStarted() || sched.notStarted {
+		if err := sched.interruptedErr(); err != nil {
+			return err
+		}
 		if abortReason != "" {
 			return fmt.Errorf("mesosgot: the job did not start: %s", abortReason)
 		}

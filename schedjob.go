@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"runtime/debug"
 	"sort"
-	"strings"
 	"time"
 
 	log "github.com/golang/glog"
@@ -71,6 +70,7 @@ type execConn struct {
 	link            *link
 	ready           bool // a task of it reported RUNNING: the executor is registered
 	tasks           map[string]bool
+	drops           dropCounter // frames refused by the link (linkwatch.go)
 }
 
 // inItem is a message waiting for the app's schedin, with the link to credit.
@@ -91,6 +91,8 @@ type schedJob struct {
 	s      *GoTaskScheduler
 	driver sched.SchedulerDriver
 	epoch  uint64
+	// linkKey authenticates the job's link frames (linkwatch.go).
+	linkKey []byte
 
 	phase       jobPhase
 	frameworkID string
@@ -215,6 +217,7 @@ func (j *schedJob) loop() {
 			}
 			j.checkDeadlines()
 			j.haTick()
+			j.checkLinks()
 		}
 		j.flush()
 		j.advance()
@@ -281,14 +284,11 @@ func (j *schedJob) setupTasks() error {
 		if info == nil {
 			continue
 		}
-		if info.Count < 0 {
-			return fmt.Errorf("mesosgot: task %q: negative count %d", info.Name, info.Count)
+		if err := validateTasks([]*AppTaskResourceInfo{info}); err != nil {
+			return err
 		}
 		if err := validateTaskResources(info.Resources); err != nil {
 			return fmt.Errorf("mesosgot: task %q: %w", info.Name, err)
-		}
-		if info.Name == "" || strings.ContainsRune(info.Name, 0) {
-			return fmt.Errorf("mesosgot: task name %q: want a non-empty name without NUL bytes", info.Name)
 		}
 		res := info.Resources
 		if len(toMesosResources(res)) == 0 {
@@ -452,6 +452,10 @@ func (j *schedJob) frameworkMessage(execID, agentID, data string) {
 		return
 	}
 	if err := c.link.Recv(data); err != nil {
+		if isDropErr(err) {
+			j.frameDropped(c, agentID, err)
+			return
+		}
 		err = fmt.Errorf("mesosgot: framework message from executor %s on agent %s: %w", execID, agentID, err)
 		log.Warning(err)
 		j.emit(Error, err)

@@ -43,7 +43,7 @@ func (j *schedJob) resourceOffers(offers []*mesos.Offer) {
 		conn := &execConn{
 			execID: execID, agentID: ap.AgentID,
 			execPB: util.NewExecutorID(execID), agentPB: util.NewSlaveID(ap.AgentID),
-			link: newLink(j.s.linkCfg, j.epoch), tasks: map[string]bool{},
+			link: j.newExecLink(execID), tasks: map[string]bool{},
 		}
 		j.conns[execID] = conn
 		execInfo := j.s.executorInfo(execID)
@@ -58,7 +58,7 @@ func (j *schedJob) resourceOffers(offers []*mesos.Offer) {
 				SlaveId:   util.NewSlaveID(ap.AgentID),
 				Executor:  execInfo,
 				Resources: toMesosResources(t.res),
-				Data:      encodeTaskData(t.info.Args, t.info.Env),
+				Data:      j.taskInfoData(t, execID),
 			})
 		}
 		offerIDs := make([]*mesos.OfferID, len(ap.OfferIDs))

@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/gogo/protobuf/proto"
 	log "github.com/golang/glog"
@@ -81,13 +80,20 @@ type GoTaskScheduler struct {
 	// probeMaster is set once a driver built from DriverConfig made its
 	// messenger: only then is there a real master to probe.
 	probeMaster atomic.Bool
+
+	// sigMu guards signal, the first signal that interrupted Run (signals.go).
+	sigMu  sync.Mutex
+	signal os.Signal
 }
 
 // NewGoTaskScheduler creates a new Go Task Scheduler to be used with a
 // Mesos scheduler driver. If an AppTaskScheduler is given, it provides the
 // tasks' resource requirements and the app scheduling; otherwise a
-// DefAppTaskScheduler is used. userName is the framework's user ("" lets
-// Mesos pick the current user); a nil conf means DefaultSchedulerConfig().
+// DefAppTaskScheduler is used. userName is the framework's user, whom
+// agents run the executor as (it must exist on every agent); conf.User
+// (-user), when set, overrides it, and when both are empty the mesos-go
+// driver fills in the OS user running the scheduler. A nil conf means
+// DefaultSchedulerConfig().
 //
 // Problems with the config (an unreadable secret file, a bad address, a busy
 // artifact port) are reported by Err, DriverConfig's caller via Err, and Run.
@@ -117,12 +123,21 @@ func NewGoTaskScheduler(userName string, conf *GoTaskSchedConfig, aps AppTaskSch
 // SpawnTask asks for count tasks named name-0 .. name-(count-1) in the
 // cluster, each with the resources res ("cpus", "mem", ...). Call it before
 // the driver starts.
+//
+// Each task's name is also its Mesos TaskID, so the names must pass Mesos'
+// task ID validation: name-(count-1) at most 255 bytes, and name not empty
+// and free of control characters, '/' and '\'. A name that does not is
+// logged here, and the job does not start: Err (after DriverConfig) and Run
+// return an error saying why.
 func (sched *GoTaskScheduler) SpawnTask(name string, count int, res map[string]float64) {
+	noteSpawnError([]*AppTaskResourceInfo{{Name: name, Count: count}})
 	sched.app.SpawnTask(name, count, res)
 }
 
-// SpawnTasks asks for a set of tasks, with their Args and Env.
+// SpawnTasks asks for a set of tasks, with their Args and Env. Names are
+// checked as SpawnTask checks them.
 func (sched *GoTaskScheduler) SpawnTasks(tasks []*AppTaskResourceInfo) {
+	noteSpawnError(tasks)
 	sched.app.SpawnTasks(tasks)
 }
 
@@ -171,8 +186,12 @@ func (schd *GoTaskScheduler) DriverConfig() (drvConfig sched.DriverConfig) {
 // prepare builds the driver config and starts the artifact server.
 func (schd *GoTaskScheduler) prepare() error {
 	c := schd.conf
+	user := schd.user
+	if c.User != "" {
+		user = c.User
+	}
 	fw := &mesos.FrameworkInfo{
-		User: proto.String(schd.user),
+		User: proto.String(user),
 		Name: proto.String(c.FrameworkName),
 	}
 	if c.Checkpoint {
@@ -188,24 +207,34 @@ func (schd *GoTaskScheduler) prepare() error {
 		Framework: fw,
 		Master:    c.Master,
 	}
-	bindIP := net.ParseIP(c.Address)
-	if bindIP == nil {
-		addrs, err := net.LookupIP(c.Address)
-		if err != nil || len(addrs) == 0 {
-			return fmt.Errorf("mesosgot: cannot resolve -address %q: %v", c.Address, err)
-		}
-		bindIP = addrs[0]
+	if err := validateTasks(schd.app.TasksResourceInfo()); err != nil {
+		return err
 	}
+	addrs, err := systemAddresses(c)
+	if err != nil {
+		return err
+	}
+	bindIP := addrs.BindIP
+	if addrs.Warning != "" {
+		log.Warningf("mesosgot: %s", addrs.Warning)
+	}
+	log.Infof("mesosgot: scheduler binds %s, advertises %s (%s), driver on %s", bindIP, addrs.AdvertiseIP, addrs.Why, portString(addrs.DriverPort))
 	schd.drvConf.BindingAddress = bindIP
+	schd.drvConf.BindingPort = addrs.DriverPort
+	schd.drvConf.PublishedAddress = addrs.AdvertiseIP
+	if bindIP.IsUnspecified() {
+		// mesos-go would otherwise resolve the host name for its UPID.
+		schd.drvConf.HostnameOverride = addrs.AdvertiseIP.String()
+	}
 	if c.MesosAuthPrincipal != "" {
 		fw.Principal = proto.String(c.MesosAuthPrincipal)
 		cred := &mesos.Credential{Principal: proto.String(c.MesosAuthPrincipal)}
 		if c.MesosAuthSecretFile != "" {
-			secret, err := os.ReadFile(c.MesosAuthSecretFile)
+			secret, err := readSecretFile(c.MesosAuthSecretFile)
 			if err != nil {
-				return fmt.Errorf("mesosgot: reading the authentication secret file: %w", err)
+				return err
 			}
-			cred.Secret = proto.String(strings.TrimRight(string(secret), "\r\n"))
+			cred.Secret = proto.String(secret)
 		}
 		provider := c.AuthProvider
 		schd.drvConf.Credential = cred
@@ -217,7 +246,7 @@ func (schd *GoTaskScheduler) prepare() error {
 	if err := schd.prepareMaster(); err != nil {
 		return err
 	}
-	return schd.prepareArtifacts(bindIP)
+	return schd.prepareArtifacts(bindIP, addrs.AdvertiseIP)
 }
 
 // Registered is the mesos-go callback for a successful registration.
@@ -267,6 +296,11 @@ func (sched *GoTaskScheduler) StatusUpdate(driver sched.SchedulerDriver, status 
 
 // FrameworkMessage forwards messages from tasks at agents to the app scheduler.
 func (sched *GoTaskScheduler) FrameworkMessage(driver sched.SchedulerDriver, execid *mesos.ExecutorID, slaveid *mesos.SlaveID, rawMsg string) {
+	rawMsg, ok := sched.frameworkData(rawMsg)
+	if !ok {
+		log.Warningf("mesosgot: framework message from executor %s on agent %s names data the messenger does not hold; dropped", execid.GetValue(), slaveid.GetValue())
+		return
+	}
 	sched.call(driver, func(j *schedJob) { j.frameworkMessage(execid.GetValue(), slaveid.GetValue(), rawMsg) })
 }
 
@@ -280,17 +314,36 @@ func (sched *GoTaskScheduler) SlaveLost(driver sched.SchedulerDriver, slaveId *m
 // ExecutorLost is the mesos-go callback for an exited executor; losing an
 // executor with unfinished tasks ends the job.
 func (sched *GoTaskScheduler) ExecutorLost(driver sched.SchedulerDriver, execID *mesos.ExecutorID, agentID *mesos.SlaveID, status int) {
+	status = exitCodeOf(status)
 	log.Warningf("mesosgot: executor %s on agent %s exited with status %d", execID.GetValue(), agentID.GetValue(), status)
 	sched.call(driver, func(j *schedJob) { j.executorLost(execID.GetValue(), agentID.GetValue(), status) })
 }
 
-// Error is the mesos-go callback for a fatal driver error; it ends the job.
+// Error is the mesos-go callback for a fatal driver error; it ends the job
+// (the job's failure is logged once, by fail).
 func (sched *GoTaskScheduler) Error(driver sched.SchedulerDriver, err string) {
-	log.Errorf("mesosgot: driver error: %s", err)
 	sched.call(driver, func(j *schedJob) {
 		j.emit(Error, fmt.Errorf("mesosgot: driver error: %s", err))
 		j.fail(&JobError{Cause: "driver error: " + err})
 	})
+}
+
+// exitCodeOf turns the status of an ExecutorLost callback, the raw wait
+// status Mesos reports (35072 for an exit with code 137), into an exit
+// code: an exit becomes its code, death by a signal 128 plus the signal.
+// Anything else (negative: the executor never started) is kept.
+func exitCodeOf(status int) int {
+	if status < 0 || status > 0xffff {
+		return status
+	}
+	ws := syscall.WaitStatus(status)
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	return status
 }
 
 // call starts the job goroutine on the first callback and hands it f.

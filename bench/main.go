@@ -1,8 +1,8 @@
 // Command bench measures mesosgot side by side with its baselines and
 // writes the results to BENCHMARKS.md:
 //
-//	go run ./bench                      # full table (a few minutes)
-//	go run ./bench -quick               # reduced table (under a minute; writes no file unless -out)
+//	go run ./bench                      # full table (about ten minutes)
+//	go run ./bench -quick               # reduced table (about two minutes; writes no file unless -out)
 //	go run ./bench -reps 7 -out FILE    # more repetitions, another file
 //
 // Every figure is the median (min–max) over -reps repetitions, and every
@@ -10,11 +10,14 @@
 // channels, and raw mesos-go SendFrameworkMessage over localmesos. The last
 // line printed is
 //
-//	headline: local-speedup=<x.xx> fake-overhead=<y.yy>
+//	headline: local-speedup=<x.xx> fake-overhead=<y.yy> bulk-ratio=<z.zz> hello-ms=<w>
 //
 // (mesosgot over localmesos msgs/s ÷ raw SendFrameworkMessage msgs/s, and
 // mesosgot over the fake cluster cost per message ÷ plain channel cost per
-// message, both for 16-byte echo with the largest task count measured).
+// message, both for 16-byte echo with the largest task count measured;
+// MB/s of 1 MiB messages from 8 tasks to the scheduler over localmesos ÷
+// MB/s of a sequential loop of 1 MiB HTTP POSTs over loopback; a 1-task,
+// 1-message job's Run() time in ms; all medians).
 package main
 
 import (
@@ -47,6 +50,8 @@ type config struct {
 	placeOffers []int
 	benchtime   string
 	floodN      int
+	bulkTotal   int64 // bytes of one one-way bulk repetition
+	scale       []scalePoint
 }
 
 func fullConfig(reps int) config {
@@ -55,7 +60,8 @@ func fullConfig(reps int) config {
 		warm: 300 * time.Millisecond, dur: time.Second, latSamples: 500,
 		startAgents: []int{1, 10}, startTasks: []int{1, 10, 100}, startReps: reps,
 		placeTasks: []int{100, 1000, 10000}, placeOffers: []int{10, 100, 1000}, benchtime: "20x",
-		floodN: 1_000_000,
+		floodN: 1_000_000, bulkTotal: 256 << 20,
+		scale: []scalePoint{{100, 1}, {1000, 10}, {10000, 100}},
 	}
 }
 
@@ -65,7 +71,8 @@ func quickConfig(reps int) config {
 		warm: 100 * time.Millisecond, dur: 300 * time.Millisecond, latSamples: 100,
 		startAgents: []int{10}, startTasks: []int{100}, startReps: 2,
 		placeTasks: []int{10000}, placeOffers: []int{1000}, benchtime: "5x",
-		floodN: 100_000,
+		floodN: 100_000, bulkTotal: 64 << 20,
+		scale: []scalePoint{{1000, 10}},
 	}
 }
 
@@ -77,13 +84,23 @@ func main() {
 		floodChild()
 		return
 	}
-	quick := flag.Bool("quick", false, "run the reduced table (under a minute)")
+	if os.Getenv(childEnv) == "bulkrss" {
+		bulkRSSChild()
+		return
+	}
+	if os.Getenv(childEnv) == "scale" {
+		scaleChild()
+		return
+	}
+	quick := flag.Bool("quick", false, "run the reduced table (about two minutes)")
 	out := flag.String("out", "BENCHMARKS.md", "file to write the report to (empty: none; -quick writes none unless -out is given)")
 	reps := flag.Int("reps", 0, "repetitions of every figure (default 5, -quick 3)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (scheduler, fake cluster, localmesos) to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of this process to this file at the end")
-	only := flag.String("only", "", "comma-separated sections to run: echo,start,placement,memory (default all)")
+	only := flag.String("only", "", "comma-separated sections to run: echo,start,placement,memory,bulk,hello,scale (default all)")
 	paths := flag.String("paths", "", "comma-separated echo paths to run: plain,fake,raw,local (default all; for profiling)")
+	bulk := flag.String("bulksizes", "", "comma-separated message sizes in KiB of the bulk rows (default 64,1024,16384)")
+	scale := flag.String("scale", "", "comma-separated tasks/agents points of the scale rows (default 100/1,1000/10,10000/100; -quick 1000/10)")
 	ns := flag.String("n", "", "comma-separated task counts of the echo rows (default 1,8,64; -quick 1,64)")
 	flag.Parse()
 
@@ -124,6 +141,26 @@ func main() {
 			cfg.ns = append(cfg.ns, n)
 		}
 	}
+	if *bulk != "" {
+		bulkSizes = nil
+		for _, x := range strings.Split(*bulk, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(x))
+			check(err)
+			bulkSizes = append(bulkSizes, n<<10)
+		}
+	}
+	if *scale != "" {
+		cfg.scale = nil
+		for _, x := range strings.Split(*scale, ",") {
+			t, a, ok := strings.Cut(strings.TrimSpace(x), "/")
+			tn, err1 := strconv.Atoi(t)
+			an, err2 := strconv.Atoi(a)
+			if !ok || err1 != nil || err2 != nil {
+				fatalf("-scale: want tasks/agents, got %q", x)
+			}
+			cfg.scale = append(cfg.scale, scalePoint{tn, an})
+		}
+	}
 	b := &bench{cfg: cfg, root: root, tmp: tmp, log: os.Stderr, only: *only, paths: *paths}
 	b.logf("building the executor binary")
 	b.execPath = filepath.Join(tmp, "benchexec")
@@ -147,6 +184,15 @@ func main() {
 	}
 	if b.want("memory") {
 		b.memorySection()
+	}
+	if b.want("bulk") {
+		b.bulkSection()
+	}
+	if b.want("hello") {
+		b.helloSection()
+	}
+	if b.want("scale") {
+		b.scaleSection()
 	}
 	b.elapsed = time.Since(b.started)
 
@@ -183,6 +229,8 @@ type bench struct {
 	targets  []target
 	// headline figures
 	localSpeedup, fakeOverhead float64
+	bulkRatio, helloMs         float64
+	echo1M                     float64 // MB/s of 1 MiB echo
 }
 
 func (b *bench) want(s string) bool { return inList(b.only, s) }
@@ -226,7 +274,7 @@ func (b *bench) logf(format string, args ...any) {
 }
 
 func (b *bench) headline() string {
-	return fmt.Sprintf("headline: local-speedup=%.2f fake-overhead=%.2f", b.localSpeedup, b.fakeOverhead)
+	return fmt.Sprintf("headline: local-speedup=%.2f fake-overhead=%.2f bulk-ratio=%.2f hello-ms=%.0f", b.localSpeedup, b.fakeOverhead, b.bulkRatio, b.helloMs)
 }
 
 // render renders the report as Markdown; full adds the machine, the
@@ -267,7 +315,7 @@ func (b *bench) render(full bool) string {
 		}
 	}
 	if len(b.targets) > 0 {
-		sb.WriteString("## Targets (issue 5)\n\n| Target | Measured | Met |\n|---|---|---|\n")
+		sb.WriteString("## Targets (issues 5 and 12)\n\n| Target | Measured | Met |\n|---|---|---|\n")
 		for _, t := range b.targets {
 			met := "**missed**"
 			if t.met {

@@ -117,6 +117,10 @@ func newAgent(c *Cluster, n int, opts agentOpts) (*agent, error) {
 		frameworks: map[string]*agentFramework{},
 		streams:    map[string]*updateStream{},
 	}
+	// Handlers run as soon as the process listens: they wait for the
+	// fields below.
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	proc, err := libprocess.New(fmt.Sprintf("slave(%d)", n), c.ip, opts.port, nil, func(ms messenger.Messenger) error {
 		for _, err := range []error{
 			handle(ms, guard(a, a.runTask)),
@@ -139,7 +143,7 @@ func newAgent(c *Cluster, n int, opts agentOpts) (*agent, error) {
 			}
 		}
 		return nil
-	}, agentSecret(c.cfg.ClusterSecret))
+	}, agentSecret(c.cfg.ClusterSecret), libprocess.WithCheckFrom(!c.cfg.NoSenderCheck))
 	if err != nil {
 		return nil, err
 	}

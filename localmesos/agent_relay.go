@@ -102,13 +102,15 @@ func (a *agent) executorToFramework(from *upid.UPID, msg *mesos.ExecutorToFramew
 // through the master while the agent does not know it.
 func (a *agent) schedulerPID(fw *agentFramework) *upid.UPID {
 	if fw.pid == "" {
-		return &a.opts.master
+		master := a.opts.master
+		return &master
 	}
 	if fw.parsedFrom != fw.pid {
 		p, err := upid.Parse(fw.pid)
 		if err != nil {
 			log.Warningf("localmesos: agent %s: framework %s has a bad scheduler pid %q: %v; sending through the master", a.id, fw.id, fw.pid, err)
-			return &a.opts.master
+			master := a.opts.master
+			return &master
 		}
 		fw.parsed, fw.parsedFrom = p, fw.pid
 	}

@@ -332,6 +332,19 @@ func TestExecutorMessagesBypassMaster(t *testing.T) {
 	assert.Zero(t, c.Stats().FrameworkMsgsViaMaster)
 }
 
+func TestStartRefusesBadAddresses(t *testing.T) {
+	for _, ip := range []string{"0.0.0.0", "::1", "nonsense"} {
+		_, err := StartMaster(MasterConfig{IP: ip})
+		assert.Error(t, err, ip)
+		_, err = StartAgent(AgentConfig{Master: "127.0.0.1:5050", IP: ip})
+		assert.Error(t, err, ip)
+	}
+	for _, master := range []string{"", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:x", "no-such-host.invalid:5050"} {
+		_, err := StartAgent(AgentConfig{Master: master})
+		assert.Error(t, err, master)
+	}
+}
+
 func TestParseAttributes(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -392,4 +405,55 @@ func TestClusterSecret(t *testing.T) {
 		SlaveId: &mesos.SlaveID{Value: proto.String(a.ID())}, FrameworkId: &mesos.FrameworkID{Value: proto.String("f")},
 		ExecutorId: &mesos.ExecutorID{Value: proto.String("e")}, Data: []byte("x")}))
 	assert.Len(t, m.Agents(), 1)
+}
+
+// An agent pointed at a new master (as after a leader election)
+// re-registers with it under its ID, with its task.
+func TestAgentSetMaster(t *testing.T) {
+	t.Parallel()
+	m1 := startTestMaster(t, 0)
+	m2 := startTestMaster(t, 0)
+	a := startTestAgent(t, AgentConfig{Master: m1.Addr()})
+	waitRegistered(t, a)
+	s := newTestSched()
+	d := startDriver(t, m1.c, s, nil)
+	recv(t, s.registered, "registration")
+	o := recv(t, s.offers, "offer")
+	_, err := d.LaunchTasks([]*mesos.OfferID{o.Id}, []*mesos.TaskInfo{newTask("t", o, testExecutorInfo("e"), "run")}, noRefuse())
+	require.NoError(t, err)
+	waitState(t, s, "t", mesos.TaskState_TASK_RUNNING)
+
+	require.Error(t, a.SetMaster("nonsense"))
+	require.NoError(t, a.SetMaster(m2.Addr()))
+	require.Eventually(t, func() bool {
+		ts := m2.Tasks()
+		return len(ts) == 1 && ts[0].State == mesos.TaskState_TASK_RUNNING && ts[0].AgentID == a.ID()
+	}, waitTimeout, 10*time.Millisecond, "the agent re-registers its task with the new master")
+	require.Eventually(t, a.Registered, waitTimeout, time.Millisecond)
+	require.Len(t, m2.Agents(), 1)
+	assert.Equal(t, a.ID(), m2.Agents()[0].ID)
+}
+
+// A message whose sender pid names another host than the connection comes
+// from is refused unless NoSenderCheck is set.
+func TestSenderCheck(t *testing.T) {
+	t.Parallel()
+	// Listening on 127.0.0.2, it connects to the master from 127.0.0.1.
+	impostor, err := libprocess.New("slave(9)", net.ParseIP("127.0.0.2").To4(), 0, nil, func(messenger.Messenger) error { return nil })
+	require.NoError(t, err)
+	t.Cleanup(impostor.Stop)
+	for _, noCheck := range []bool{false, true} {
+		m, err := StartMaster(MasterConfig{NoSenderCheck: noCheck})
+		require.NoError(t, err)
+		pid := m.c.master.pid
+		err = impostor.SendNow(t.Context(), &pid, &mesos.PongSlaveMessage{})
+		require.NoError(t, m.Close())
+		if noCheck {
+			assert.NoError(t, err)
+			continue
+		}
+		var se *libprocess.StatusError
+		require.ErrorAs(t, err, &se)
+		assert.Contains(t, se.Status, "403")
+	}
 }

@@ -69,12 +69,17 @@ func (m *master) allocate() {
 	sort.Slice(fws, func(i, j int) bool { return fws[i].id < fws[j].id })
 	now := time.Now()
 	batch := map[*framework]*mesos.ResourceOffersMessage{}
+	used := m.usedByAgent() // allocator_used.go
 	for _, agentID := range m.agentOrder {
 		a := m.agents[agentID]
 		if a.lost {
 			continue
 		}
-		free := a.total.minus(m.usedOn(agentID))
+		u, ok := used[agentID]
+		if !ok {
+			u = newResSet()
+		}
+		free := a.total.minus(u)
 		if free.empty() {
 			continue
 		}

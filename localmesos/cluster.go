@@ -84,6 +84,11 @@ type Config struct {
 	// --max_agent_ping_timeouts); default 5. An agent that hears no ping for
 	// AgentPingTimeout × MaxAgentPingTimeouts registers again.
 	MaxAgentPingTimeouts int
+	// NoSenderCheck accepts messages whose sender pid names another host
+	// than the one the connection comes from (peers behind NAT that
+	// advertise an address of their own). By default they are refused,
+	// with a log line, so that no host can send in another's name.
+	NoSenderCheck bool
 	// ClusterSecret is shared by the master and its agents: the messages
 	// only the master may send an agent (registration replies, pings, task
 	// launches and kills, framework shutdowns, acknowledgements) and those
@@ -232,6 +237,9 @@ func newCluster(cfg Config) (*Cluster, error) {
 	if ip == nil {
 		return nil, fmt.Errorf("localmesos: IP %q is not an IPv4 address", cfg.IP)
 	}
+	if ip.IsUnspecified() {
+		return nil, fmt.Errorf("localmesos: IP %s cannot be advertised to peers: give the address other hosts reach this one at", cfg.IP)
+	}
 	cfg.IP = ip.String()
 	res, err := ParseResources(cfg.Resources)
 	if err != nil {
@@ -248,7 +256,7 @@ func newCluster(cfg Config) (*Cluster, error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.WorkDir == "" {
-		dir, err := os.MkdirTemp("", "localmesos-")
+		dir, err := TempWorkDir() // stale.go
 		if err == nil {
 			// Executors run as other users must reach their sandboxes.
 			err = os.Chmod(dir, 0o755)

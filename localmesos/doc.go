@@ -58,13 +58,17 @@
 // a peer races with Stop. The transport refuses message bodies over 17 MiB
 // and messages whose Libprocess-From host is not the address the
 // connection comes from, and bounds each destination's send queue. The
+// master and its agents can share a secret (Config.ClusterSecret, which
+// Start picks itself) that their messages to each other must carry, so that
+// no other process can pose as an agent or as the master. The
 // master's address, MasterAddr, also serves GET /state, whose "leader"
 // field is how mesos-go's standalone detector finds the master.
 //
 // Not implemented: the v1 HTTP API (so the driver's AcceptOffers, which
 // sends a v1 Call, is not served; LaunchTasks and DeclineOffer are),
 // reservations and persistent volumes, roles and quota (every framework is
-// offered every resource), agent authentication, a registry (a restarted
+// offered every resource), SASL authentication of agents (the cluster
+// secret stands in for it), a registry (a restarted
 // master knows only what re-registering agents and frameworks tell it),
 // checkpointing and executor recovery after an agent restart (a restarted
 // agent comes back empty; the master learns its old tasks are lost), health

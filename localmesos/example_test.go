@@ -1,6 +1,7 @@
 package localmesos_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 
@@ -33,4 +34,27 @@ func ExampleStart() {
 		return
 	}
 	_ = driver // driver.Run() ... then inspect c.Tasks(), c.Stats()
+}
+
+// A master and an agent run on their own, as the mesos-master and
+// mesos-agent commands run them on different hosts.
+func ExampleStartMaster() {
+	m, err := localmesos.StartMaster(localmesos.MasterConfig{ClusterSecret: "s3cret"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Close()
+	a, err := localmesos.StartAgent(localmesos.AgentConfig{Master: m.Addr(), ClusterSecret: "s3cret", Resources: "cpus:2;mem:1024"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer a.Close()
+	if err := a.WaitRegistered(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(m.Agents()), "agent registered")
+	// Output: 1 agent registered
 }

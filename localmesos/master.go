@@ -32,7 +32,8 @@ type master struct {
 	nextFW     int
 	nextAgent  int
 	nextOffer  int
-	rr         int // round-robin start among frameworks
+	rr         int  // round-robin start among frameworks
+	allocSoon  bool // an allocation after terminal updates is pending (allocator_used.go)
 
 	authn    map[string]string       // authenticated scheduler pid -> principal
 	sessions map[string]*authSession // by authenticatee pid
@@ -103,6 +104,10 @@ func newMaster(c *Cluster) (*master, error) {
 	}
 	m.ha.zk = c.cfg.ZK != ""
 	m.ha.ready = make(chan struct{})
+	// Handlers run as soon as the process listens (an agent may be
+	// retrying its registration already): they wait for the fields below.
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	routes := map[string]http.HandlerFunc{}
 	for _, p := range []string{"/state", "/state.json", "/master/state", "/master/state.json"} {
 		routes[p] = c.serveState
@@ -140,7 +145,7 @@ func newMaster(c *Cluster) (*master, error) {
 			}
 		}
 		return nil
-	}, masterSecret(c.cfg.ClusterSecret))
+	}, masterSecret(c.cfg.ClusterSecret), libprocess.WithCheckFrom(!c.cfg.NoSenderCheck))
 	if err != nil {
 		return nil, err
 	}

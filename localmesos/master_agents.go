@@ -196,9 +196,32 @@ func (m *master) readmit(agentID string, msg *mesos.ReregisterSlaveMessage, why 
 		}
 		t := &task{info: ti, agentID: agentID, execID: execID, res: fromProto(pt.GetResources()), state: pt.GetState()}
 		t.status = &mesos.TaskStatus{TaskId: pt.TaskId, State: pt.State, SlaveId: ti.SlaveId}
+		m.reachableAgain(fw, pt.GetTaskId().GetValue())
 		fw.tasks[pt.GetTaskId().GetValue()] = t
 		m.masterUpdate(fw, ti, pt.GetState(), reasonSlaveReregistered, why)
 	}
+}
+
+// reachableAgain forgets that task id was lost with its agent (or
+// completed) now that the agent reports it again.
+func (m *master) reachableAgain(fw *framework, id string) {
+	if fw.unreachable[id] != nil {
+		delete(fw.unreachable, id)
+		kept := fw.lostOrder[:0]
+		for _, x := range fw.lostOrder {
+			if x != id {
+				kept = append(kept, x)
+			}
+		}
+		fw.lostOrder = kept
+	}
+	kept := fw.completed[:0]
+	for _, t := range fw.completed {
+		if t.info.GetTaskId().GetValue() != id {
+			kept = append(kept, t)
+		}
+	}
+	fw.completed = kept
 }
 
 // recoveredFramework returns the framework id, creating a disconnected

@@ -244,7 +244,14 @@ func executorCommand(ci *mesos.CommandInfo, dir string, env []string, cred *sysc
 	}
 	cmd.Dir = dir
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	// Pdeathsig: the executor dies with this process, even by kill -9, so
+	// none is left running when an embedded cluster's owner dies. Linux
+	// sends it when the thread that forked exits; Go ends a thread only
+	// when a goroutine locked to it returns, which the agent's goroutines
+	// never are. A shell command should exec its executor (mesosgot's
+	// does) so that the executor itself, not only the shell, gets it.
+	// (Go sets it after the credentials, which would clear it.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: syscall.SIGKILL}
 	stdout, err := os.OpenFile(filepath.Join(dir, "stdout"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, nil, err

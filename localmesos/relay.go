@@ -32,7 +32,7 @@ func (m *master) statusUpdate(from *upid.UPID, msg *mesos.StatusUpdateMessage) {
 	if t := fw.tasks[u.GetStatus().GetTaskId().GetValue()]; t != nil {
 		m.setTaskState(fw, t, u.GetStatus())
 		if isTerminal(t.state) {
-			m.allocate()
+			m.allocateSoon()
 		}
 	}
 	if fw.connected {

@@ -79,11 +79,19 @@ func ParseResources(text string) ([]*mesos.Resource, error) {
 			if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 				return nil, fmt.Errorf("resource %q: bad scalar %q", item, value)
 			}
-			rs.scalars[k] += f
+			sum := rs.scalars[k] + f
+			if sum > maxScalar {
+				return nil, fmt.Errorf("resource %q: %s adds up to more than %g", item, name, maxScalar)
+			}
+			rs.scalars[k] = sum
 		}
 	}
 	return rs.proto(), nil
 }
+
+// maxScalar is the largest scalar resource accepted: Mesos keeps scalars
+// as fixed-point numbers with three decimals in an int64.
+const maxScalar = float64(math.MaxInt64 / 1000)
 
 // FormatResources renders resources in the text form ParseResources reads.
 func FormatResources(res []*mesos.Resource) string {

@@ -45,6 +45,8 @@ type MasterConfig struct {
 	// ClusterSecret, when set, must be given to every agent (see
 	// Config.ClusterSecret).
 	ClusterSecret string
+	// NoSenderCheck is as in Config.
+	NoSenderCheck bool
 	// Logf, when set, receives one line per agent or framework registered or
 	// removed and per task state change.
 	Logf func(format string, args ...any)
@@ -70,6 +72,7 @@ func StartMaster(cfg MasterConfig) (*Master, error) {
 		ZK:                   cfg.ZK,
 		ZKSessionTimeout:     cfg.ZKSessionTimeout,
 		ClusterSecret:        cfg.ClusterSecret,
+		NoSenderCheck:        cfg.NoSenderCheck,
 		Logf:                 cfg.Logf,
 	})
 	if err != nil {
@@ -149,6 +152,8 @@ type AgentConfig struct {
 	// ClusterSecret is the master's cluster secret, if it has one (see
 	// Config.ClusterSecret).
 	ClusterSecret string
+	// NoSenderCheck is as in Config.
+	NoSenderCheck bool
 	// Logf, when set, receives one line per registration, task state change
 	// and executor exit.
 	Logf func(format string, args ...any)
@@ -188,6 +193,7 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 		RegistrationBackoffFactor:   cfg.RegistrationBackoffFactor,
 		ZK:                          zkOf(cfg.Master),
 		ClusterSecret:               cfg.ClusterSecret,
+		NoSenderCheck:               cfg.NoSenderCheck,
 		Logf:                        cfg.Logf,
 	})
 	if err != nil {
@@ -264,8 +270,36 @@ func (a *Agent) WaitRegistered(ctx context.Context) error {
 	case <-a.a.everReg:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("localmesos: agent %s not registered with master %s: %w", a.a.pid, a.a.opts.master, ctx.Err())
+		a.a.mu.Lock()
+		master := a.a.opts.master
+		a.a.mu.Unlock()
+		return fmt.Errorf("localmesos: agent %s not registered with master %s: %w", a.a.pid, master, ctx.Err())
 	}
+}
+
+// SetMaster points the agent at the master at addr ("host:port"), as a
+// Mesos agent does when its master detector names a new leader: it stops
+// listening to the old master and registers with the new one (re-registers,
+// with the tasks and executors it runs, if it already has an ID).
+func (a *Agent) SetMaster(addr string) error {
+	pid, err := resolveMaster(addr)
+	if err != nil {
+		return err
+	}
+	a.a.mu.Lock()
+	defer a.a.mu.Unlock()
+	if a.a.lost {
+		return fmt.Errorf("localmesos: agent %s is lost", a.a.pid)
+	}
+	a.a.opts.master = pid
+	a.a.registered = false
+	if a.a.stopPing != nil {
+		a.a.stopPing()
+	}
+	a.a.pingGen++
+	a.c.logf("agent %s: new master %s", a.a.pid, pid)
+	a.a.registerLocked(a.c.cfg.RegistrationBackoffFactor)
+	return nil
 }
 
 // Executors returns the executors the agent runs or starts.
@@ -284,11 +318,11 @@ func (a *Agent) Stats() Stats { return a.c.Stats() }
 // directory it created itself.
 func (a *Agent) Close() error {
 	a.a.mu.Lock()
-	id, lost := a.a.id, a.a.lost
+	id, lost, master := a.a.id, a.a.lost, a.a.opts.master
 	a.a.mu.Unlock()
 	if id != "" && !lost { // as Mesos' Slave::shutdown: whenever it has an ID
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := a.a.proc.SendNow(ctx, &a.a.opts.master, &mesos.UnregisterSlaveMessage{SlaveId: &mesos.SlaveID{Value: proto.String(id)}})
+		err := a.a.proc.SendNow(ctx, &master, &mesos.UnregisterSlaveMessage{SlaveId: &mesos.SlaveID{Value: proto.String(id)}})
 		cancel()
 		if err != nil {
 			a.c.logf("agent %s: could not unregister from the master: %v", id, err)

@@ -50,6 +50,7 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 		hostname   = fs.String("hostname", "", "hostname offers name for this agent (default: -ip)")
 		workDir    = fs.String("work_dir", "", "root of the executors' sandboxes, kept at exit (default: a temporary directory, removed at exit)")
 		resources  = fs.String("resources", localmesos.DefaultResources, "the agent's resources, e.g. \"cpus:4;mem:4096;ports:[31000-32000]\"")
+		noCheck    = fs.Bool("no_sender_check", false, "accept messages whose sender pid names another host than the connection comes from (peers behind NAT)")
 		secretFile = fs.String("cluster_secret_file", "", "file holding the master's cluster secret, if it has one")
 		attributes = fs.String("attributes", "", "the agent's attributes, e.g. \"rack:r1;level:2\"")
 		grace      = mesosflag.Duration{D: 3 * time.Second}
@@ -85,6 +86,7 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 	}
 	a, err := localmesos.StartAgent(localmesos.AgentConfig{
 		ClusterSecret:               secret,
+		NoSenderCheck:               *noCheck,
 		Master:                      *master,
 		IP:                          *ip,
 		Port:                        *port,

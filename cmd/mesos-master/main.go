@@ -55,6 +55,7 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 		workDir    = fs.String("work_dir", "", "directory for the master's files; created if missing (this master keeps no registry there)")
 		secretFile = fs.String("cluster_secret_file", "", "file holding the secret agents must share (given to each mesos-agent as its -cluster_secret_file); without one, any process that reaches the master may register as an agent")
 		credsFile  = fs.String("credentials", "", `file of "principal secret" lines (or Mesos' JSON credentials); when set, frameworks must authenticate`)
+		noCheck    = fs.Bool("no_sender_check", false, "accept messages whose sender pid names another host than the connection comes from (peers behind NAT)")
 		maxPings   = fs.Int("max_agent_ping_timeouts", 5, "unanswered pings in a row after which an agent is removed (its tasks become TASK_LOST)")
 		pingTO     = mesosflag.Duration{D: 15 * time.Second}
 		allocIvl   = mesosflag.Duration{D: time.Second}
@@ -89,6 +90,7 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 		AllocationInterval:   allocIvl.D,
 		ZK:                   *zk,
 		ZKSessionTimeout:     zkTimeout.D,
+		NoSenderCheck:        *noCheck,
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(out, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 		},

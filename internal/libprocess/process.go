@@ -5,7 +5,6 @@ package libprocess
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -26,8 +25,9 @@ const MaxQueuedPerDestination = 10000
 
 // Process is one libprocess process (a Mesos master or agent): a mesos-go
 // messenger (handler registry, decoding, dispatch) over a Transport, with
-// one bounded send queue per destination so that a peer that stopped
-// answering only delays, and then loses, its own messages.
+// one bounded send queue and one pipelined connection (PipeConn) per
+// destination, so that a peer that stopped answering only delays, and then
+// loses, its own messages.
 type Process struct {
 	msgr *messenger.MesosMessenger
 	tr   *Transport
@@ -40,9 +40,11 @@ type Process struct {
 }
 
 type sendQueue struct {
-	key     string
-	msgs    []*messenger.Message
-	dropped int // messages dropped since the last log line
+	key, addr string
+	msgs      []*messenger.Message
+	running   bool      // a drain goroutine serves the queue
+	pc        *PipeConn // the queue's pipelined connection (pipe.go), nil until the first send
+	dropped   int       // messages dropped for the bound
 }
 
 // Option configures a process' transport before it starts listening.
@@ -51,6 +53,13 @@ type Option func(*Transport)
 // WithSecret makes the process share a cluster secret (Transport.SetSecret).
 func WithSecret(secret string, send, require []string) Option {
 	return func(t *Transport) { t.SetSecret(secret, send, require) }
+}
+
+// WithCheckFrom sets whether messages whose sender pid names another host
+// than the connection's source are refused (Transport.SetCheckFrom;
+// default true).
+func WithCheckFrom(on bool) Option {
+	return func(t *Transport) { t.SetCheckFrom(on) }
 }
 
 // New starts process id on ip:port (0 = any free port) with the
@@ -113,10 +122,8 @@ func (p *Process) Send(to *upid.UPID, msg proto.Message) {
 	key := m.UPID.String()
 	q := p.queues[key]
 	if q == nil {
-		q = &sendQueue{key: key}
+		q = &sendQueue{key: key, addr: net.JoinHostPort(m.UPID.Host, m.UPID.Port)}
 		p.queues[key] = q
-		p.wg.Add(1)
-		go p.drain(q)
 	}
 	if len(q.msgs) >= MaxQueuedPerDestination {
 		if q.dropped%1000 == 0 {
@@ -126,6 +133,11 @@ func (p *Process) Send(to *upid.UPID, msg proto.Message) {
 		return
 	}
 	q.msgs = append(q.msgs, m)
+	if !q.running {
+		q.running = true
+		p.wg.Add(1)
+		go p.drain(q)
+	}
 }
 
 // SendNow sends msg to to at once, bypassing the queue, and returns when the
@@ -138,39 +150,49 @@ func (p *Process) SendNow(ctx context.Context, to *upid.UPID, msg proto.Message)
 	return p.tr.Send(ctx, m)
 }
 
-// drain sends q's messages one at a time. When a send fails the peer is
-// taken as gone: the messages queued behind it are dropped (libprocess
-// loses what was queued on a broken socket) rather than each waiting out
-// its own timeout, and the next message sent starts afresh.
+// drain sends q's messages pipelined on q's connection until q is empty
+// (pipe.go: one POST after the other without waiting for each answer). A
+// peer that cannot be reached loses the batch at hand at once (libprocess
+// loses what was queued on a broken socket); the next message sent tries
+// afresh.
 func (p *Process) drain(q *sendQueue) {
 	defer p.wg.Done()
+	from := p.pid.String()
 	for {
 		p.mu.Lock()
 		if len(q.msgs) == 0 || p.closed {
-			delete(p.queues, q.key)
+			q.running = false
 			p.mu.Unlock()
 			return
 		}
-		m := q.msgs[0]
-		q.msgs[0] = nil
-		q.msgs = q.msgs[1:]
+		batch := q.msgs
+		q.msgs = nil
+		pc := q.pc
 		p.mu.Unlock()
-		if err := p.tr.Send(context.Background(), m); err != nil {
-			var se *StatusError
-			if errors.As(err, &se) {
-				// The peer is there and refused this one message.
-				log.Warningf("libprocess: %s: send %s to %s: %v", p.pid, m.Name, m.UPID, err)
+		if pc != nil {
+			select {
+			case <-pc.Failed():
+				pc = nil
+			default:
+			}
+		}
+		if pc == nil {
+			var err error
+			if pc, err = DialPipe(q.addr, p.pid.Host, &p.wg, "libprocess: "+p.pid.String()); err != nil {
+				log.Warningf("libprocess: %s: %d message(s) to %s dropped: %v", p.pid, len(batch), q.key, err)
 				continue
 			}
+			pc.Secret = p.tr.secretFor
 			p.mu.Lock()
-			n := len(q.msgs)
-			q.msgs = nil
-			p.mu.Unlock()
-			if n > 0 {
-				log.Warningf("libprocess: %s: send %s to %s: %v; dropping %d more queued for it", p.pid, m.Name, m.UPID, err, n)
-			} else {
-				log.V(1).Infof("libprocess: %s: send %s to %s: %v", p.pid, m.Name, m.UPID, err)
+			q.pc = pc
+			if p.closed {
+				pc.Fail()
 			}
+			p.mu.Unlock()
+		}
+		if err := pc.Write(from, batch); err != nil {
+			log.Warningf("libprocess: %s: send %d message(s) to %s: %v", p.pid, len(batch), q.key, err)
+			pc.Fail()
 		}
 	}
 }
@@ -181,6 +203,11 @@ func (p *Process) Stop() {
 	p.mu.Lock()
 	was := p.closed
 	p.closed = true
+	for _, q := range p.queues {
+		if q.pc != nil {
+			q.pc.Fail()
+		}
+	}
 	p.mu.Unlock()
 	if !was {
 		_ = p.msgr.Stop()

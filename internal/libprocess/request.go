@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -67,7 +66,7 @@ func parseRequest(r *http.Request, self upid.UPID, installed func(string) bool, 
 	if r.ContentLength > MaxMessageBytes {
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body of %d bytes exceeds the %d byte limit", r.ContentLength, MaxMessageBytes)
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxMessageBytes+1))
+	body, err := readBody(r, MaxMessageBytes+1) // body.go
 	if err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("reading the body: %w", err)
 	}

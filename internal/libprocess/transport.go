@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"time"
 
@@ -179,16 +180,34 @@ func (t *Transport) Recv() (*messenger.Message, error) {
 	}
 }
 
-// Send implements messenger.Transporter: one libprocess POST.
+// Send implements messenger.Transporter: one libprocess POST. A send on a
+// kept-alive connection that the peer had closed is made once more on a
+// new one.
 func (t *Transport) Send(ctx context.Context, m *messenger.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, SendTimeout)
 	defer cancel()
 	stop := context.AfterFunc(t.ctx, cancel)
 	defer stop()
+	for attempt := 0; ; attempt++ {
+		reused, err := t.post(ctx, m)
+		if err == nil || !reused || attempt > 0 || ctx.Err() != nil {
+			return err
+		}
+		var se *StatusError
+		if errors.As(err, &se) {
+			return err
+		}
+	}
+}
+
+// post makes one POST of m and reports whether it went on a reused
+// connection.
+func (t *Transport) post(ctx context.Context, m *messenger.Message) (reused bool, err error) {
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
 	url := "http://" + net.JoinHostPort(m.UPID.Host, m.UPID.Port) + m.RequestURI()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(m.Bytes))
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, url, bytes.NewReader(m.Bytes))
 	if err != nil {
-		return err
+		return false, err
 	}
 	t.mu.RLock()
 	from, secret := t.pid.String(), ""
@@ -204,14 +223,14 @@ func (t *Transport) Send(ctx context.Context, m *messenger.Message) error {
 	req.Header.Set("Connection", "Keep-Alive") // mesos-go peers close the connection otherwise
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return err
+		return reused, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
-		return &StatusError{Peer: m.UPID.String(), Message: m.Name, Status: resp.Status}
+		return reused, &StatusError{Peer: m.UPID.String(), Message: m.Name, Status: resp.Status}
 	}
-	return nil
+	return reused, nil
 }
 
 // StatusError is a peer's refusal of one message: it answered, with a
@@ -220,6 +239,7 @@ type StatusError struct {
 	Peer, Message, Status string
 }
 
+// Error describes the refusal.
 func (e *StatusError) Error() string {
 	return e.Peer + " answered " + e.Status + " to " + e.Message
 }
@@ -245,6 +265,16 @@ func (t *Transport) serveMessage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "stopped", http.StatusServiceUnavailable)
 	case <-r.Context().Done():
 	}
+}
+
+// secretFor returns the secret to send with a message named name, or "".
+func (t *Transport) secretFor(name string) string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.secretOut[name] {
+		return t.pol.secret
+	}
+	return ""
 }
 
 func (t *Transport) isInstalled(name string) bool {

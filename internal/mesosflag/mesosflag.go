@@ -96,6 +96,12 @@ func ReadCredentials(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %w", err)
 	}
+	return ParseCredentials(path, b)
+}
+
+// ParseCredentials parses the contents b of the credentials file path (see
+// ReadCredentials); empty principals and secrets are refused.
+func ParseCredentials(path string, b []byte) (map[string]string, error) {
 	creds := map[string]string{}
 	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
 		var doc struct {
@@ -104,7 +110,10 @@ func ReadCredentials(path string) (map[string]string, error) {
 		if err := json.Unmarshal(t, &doc); err != nil {
 			return nil, fmt.Errorf("credentials %s: %w", path, err)
 		}
-		for _, c := range doc.Credentials {
+		for i, c := range doc.Credentials {
+			if c.Principal == "" || c.Secret == "" {
+				return nil, fmt.Errorf("credentials %s: entry %d: empty principal or secret", path, i+1)
+			}
 			creds[c.Principal] = c.Secret
 		}
 	} else {

@@ -7,6 +7,8 @@
 //	                 that sleeps 1 ms every SLOW_EVERY messages (args[1]) and
 //	                 reports the count when in closes or when it reaches
 //	                 args[2] messages; args[0] is the task's name)
+//	                 and "source" (on every message "<size> <count>" it
+//	                 receives, sends count messages of size bytes)
 //	benchexec -raw   a plain mesos-go v0 executor (no mesosgot) that answers
 //	                 every framework message with the same bytes
 package main
@@ -39,6 +41,7 @@ func main() {
 	e := mesosgot.NewGoTaskExecutor(nil)
 	e.RegisterTaskFunc("echo", echoTask)
 	e.RegisterTaskFunc("slow", slowTask)
+	e.RegisterTaskFunc("source", sourceTask)
 	if err := e.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "benchexec:", err)
 		os.Exit(1)
@@ -120,4 +123,20 @@ func runRaw() {
 	if _, err := d.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "benchexec: run:", err)
 	}
+}
+
+// sourceTask sends, for every message "<size> <count>" it receives, count
+// messages of size bytes to the scheduler.
+func sourceTask(in <-chan mesosgot.GoTaskMsg, out chan<- mesosgot.GoTaskMsg, _ []string, _ map[string]string) error {
+	for m := range in {
+		var size, count int
+		if _, err := fmt.Sscan(m.MessageData, &size, &count); err != nil {
+			return fmt.Errorf("source: bad request %q: %w", m.MessageData, err)
+		}
+		data := string(make([]byte, size))
+		for i := 0; i < count; i++ {
+			out <- mesosgot.GoTaskMsg{MessageData: data}
+		}
+	}
+	return nil
 }

@@ -53,8 +53,8 @@ func main() {
 	err := s.Run()
 	fmt.Println(res.Summary())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "elevator: job failed:", err)
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, "elevator:", err) // err says "mesosgot: job failed: ..."
+		os.Exit(mesosgot.ExitCode(err))           // 130 / 143 when interrupted by SIGINT / SIGTERM
 	}
 	if err := res.Err(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

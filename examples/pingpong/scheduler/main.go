@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/mesosgot/mesosgot"
 	"github.com/mesosgot/mesosgot/examples/pingpong/pingpong"
@@ -19,6 +20,7 @@ func main() {
 	messages := flag.Int("messages", 1000, "messages each worker exchanges with the scheduler")
 	cpus := flag.Float64("task_cpus", 0.1, "cpus per worker")
 	mem := flag.Float64("task_mem", 16, "mem (MB) per worker")
+	hold := flag.Duration("hold", 0, "after the exchange, keep the idle workers running this long before ending the job")
 	flag.Parse()
 	conf := mesosgot.LoadSchedulerConfig()
 
@@ -34,16 +36,40 @@ func main() {
 			fmt.Printf("pingpong: %-12s %v\n", ev.EventType, d)
 		}
 	})
+	if *hold > 0 {
+		fn = holdAfter(fn, *hold)
+	}
 	s.RegisterSchedFunc(fn)
 	fmt.Printf("pingpong: %d workers x %d messages on master %s\n", *workers, *messages, conf.Master)
 	err := s.Run()
 	fmt.Println(res.Summary())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "pingpong: job failed:", err)
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, "pingpong:", err) // err says "mesosgot: job failed: ..."
+		os.Exit(mesosgot.ExitCode(err))           // 130 / 143 when interrupted by SIGINT / SIGTERM
 	}
 	if err := res.Err(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+}
+
+// holdAfter returns an app scheduler that runs fn, then keeps the job (and
+// its idle workers) alive for d, or until the job ends (schedevent closes).
+func holdAfter(fn mesosgot.AppSchedulerFunc, d time.Duration) mesosgot.AppSchedulerFunc {
+	return func(schedin <-chan mesosgot.GoTaskMsg, schedout chan<- mesosgot.GoTaskMsg, schedevent <-chan mesosgot.SchedEvent) {
+		fn(schedin, schedout, schedevent)
+		fmt.Printf("pingpong: holding the idle workers for %v\n", d)
+		end := time.NewTimer(d)
+		defer end.Stop()
+		for {
+			select {
+			case _, ok := <-schedevent:
+				if !ok {
+					return
+				}
+			case <-end.C:
+				return
+			}
+		}
 	}
 }

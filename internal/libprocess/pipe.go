@@ -1,0 +1,161 @@
+package libprocess
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	log "github.com/golang/glog"
+	"github.com/mesos/mesos-go/api/v0/messenger"
+)
+
+// PipeConn is a pipelined HTTP/1.1 connection to one libprocess peer, as
+// libprocess itself keeps one: messages are written as POSTs back to back
+// without waiting for each 202 Accepted, and a reader takes the answers in
+// order. A sequential POST loop (mesos-go's messenger, Go's http.Client)
+// pays a round trip per message, which caps a scheduler at a few thousand
+// messages per second to its master (status acknowledgements, kills) and
+// leaves the link idle between large messages. At most pipeDepth requests
+// are unanswered; a peer that does not answer within pipeAnswerTimeout, or
+// a broken connection, closes it, losing what was unanswered (libprocess
+// messages are best effort; the drivers and mesosgot's links retry).
+type PipeConn struct {
+	// Secret, when set before the first Write, returns the cluster secret
+	// to send with a message of the given name, or "" (Transport.SetSecret).
+	Secret func(name string) string
+
+	conn   net.Conn
+	bw     *bufio.Writer
+	sent   chan string   // names of requests written and not yet answered
+	failed chan struct{} // closed when the connection broke
+	once   sync.Once
+}
+
+const (
+	// pipeDepth is the most unanswered requests on one connection.
+	pipeDepth = 256
+	// pipeAnswerTimeout bounds the wait for the answer to a request.
+	pipeAnswerTimeout = 10 * time.Second
+	// pipeWriteTimeout bounds one write of requests.
+	pipeWriteTimeout = 10 * time.Second
+	// pipeDialTimeout bounds connecting to a peer.
+	pipeDialTimeout = 5 * time.Second
+)
+
+// DialPipe connects to addr from the address of the sender's pid (so that
+// the peer sees the connection come from the host the pid names) and starts
+// the connection's answer reader, counted in wg.
+func DialPipe(addr, fromHost string, wg *sync.WaitGroup, role string) (*PipeConn, error) {
+	d := net.Dialer{Timeout: pipeDialTimeout}
+	if ip := net.ParseIP(fromHost); ip != nil && !ip.IsUnspecified() {
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	conn, err := d.Dial("tcp", addr)
+	var opErr *net.OpError
+	if err != nil && d.LocalAddr != nil && errors.As(err, &opErr) && opErr.Op == "dial" && isBindError(err) {
+		// the pid names an address this host cannot send from (a published address)
+		d.LocalAddr = nil
+		conn, err = d.Dial("tcp", addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	p := &PipeConn{conn: conn, bw: bufio.NewWriterSize(conn, 64<<10), sent: make(chan string, pipeDepth), failed: make(chan struct{})}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.readAnswers(role, addr)
+	}()
+	return p, nil
+}
+
+// isBindError reports whether err is the local address being unusable.
+func isBindError(err error) bool {
+	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EINVAL)
+}
+
+// Fail closes the connection once; unanswered requests are lost.
+func (p *PipeConn) Fail() {
+	p.once.Do(func() {
+		close(p.failed)
+		_ = p.conn.Close()
+	})
+}
+
+// readAnswers reads one answer per request written, in order.
+func (p *PipeConn) readAnswers(role, addr string) {
+	br := bufio.NewReader(p.conn)
+	for {
+		var name string
+		select {
+		case name = <-p.sent:
+		case <-p.failed:
+			return
+		}
+		_ = p.conn.SetReadDeadline(time.Now().Add(pipeAnswerTimeout))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			select {
+			case <-p.failed:
+			default:
+				log.Warningf("%s: no answer from %s to %s: %v (connection closed)", role, addr, name, err)
+			}
+			p.Fail()
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
+			log.Warningf("%s: %s answered %s to %s", role, addr, resp.Status, name)
+		}
+	}
+}
+
+// Failed is closed once the connection broke or was closed.
+func (p *PipeConn) Failed() <-chan struct{} { return p.failed }
+
+// Write writes msgs as POSTs from pid from and flushes them.
+func (p *PipeConn) Write(from string, msgs []*messenger.Message) error {
+	_ = p.conn.SetWriteDeadline(time.Now().Add(pipeWriteTimeout))
+	for _, m := range msgs {
+		select {
+		case p.sent <- m.Name:
+		default:
+			// pipeDepth unanswered: let the peer see what is written, then wait.
+			if err := p.bw.Flush(); err != nil {
+				return err
+			}
+			select {
+			case p.sent <- m.Name:
+			case <-p.failed:
+				return errors.New("connection closed")
+			}
+			_ = p.conn.SetWriteDeadline(time.Now().Add(pipeWriteTimeout))
+		}
+		host := net.JoinHostPort(m.UPID.Host, m.UPID.Port)
+		secret := ""
+		if p.Secret != nil {
+			if s := p.Secret(m.Name); s != "" {
+				secret = SecretHeader + ": " + s + "\r\n"
+			}
+		}
+		if _, err := fmt.Fprintf(p.bw, "POST /%s/%s HTTP/1.1\r\nHost: %s\r\nLibprocess-From: %s\r\n%sContent-Type: application/x-protobuf\r\nConnection: Keep-Alive\r\nContent-Length: %s\r\n\r\n",
+			m.UPID.ID, m.Name, host, from, secret, strconv.Itoa(len(m.Bytes))); err != nil {
+			return err
+		}
+		if _, err := p.bw.Write(m.Bytes); err != nil {
+			return err
+		}
+	}
+	return p.bw.Flush()
+}

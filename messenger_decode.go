@@ -1,0 +1,165 @@
+package mesosgot
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/gogo/protobuf/proto"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+)
+
+// decodeFrameworkMessage decodes an ExecutorToFrameworkMessage whose data
+// stays in body (the generated decoder copies it): a received frame is
+// copied once, out of the socket. body must not be reused by the caller.
+func decodeFrameworkMessage(body []byte, msg *mesos.ExecutorToFrameworkMessage) error {
+	return decodeFrameworkFields(body, &msg.SlaveId, &msg.FrameworkId, &msg.ExecutorId, &msg.Data, &msg.XXX_unrecognized)
+}
+
+// decodeExecutorMessage is decodeFrameworkMessage for the other direction
+// (the same fields).
+func decodeExecutorMessage(body []byte, msg *mesos.FrameworkToExecutorMessage) error {
+	return decodeFrameworkFields(body, &msg.SlaveId, &msg.FrameworkId, &msg.ExecutorId, &msg.Data, &msg.XXX_unrecognized)
+}
+
+// decodeFrameworkFields decodes the four fields both framework message
+// directions share: slave_id = 1, framework_id = 2, executor_id = 3, data = 4.
+func decodeFrameworkFields(body []byte, slave **mesos.SlaveID, fw **mesos.FrameworkID, ex **mesos.ExecutorID, data, unrec *[]byte) error {
+	var haveData bool
+	for b := body; len(b) > 0; {
+		key, n := binary.Uvarint(b)
+		if n <= 0 {
+			return errors.New("bad field key")
+		}
+		field, wire := key>>3, key&7
+		start := b
+		b = b[n:]
+		var payload []byte
+		switch wire {
+		case 0:
+			_, n = binary.Uvarint(b)
+			if n <= 0 {
+				return errors.New("bad varint")
+			}
+			b = b[n:]
+		case 1:
+			if len(b) < 8 {
+				return errors.New("short fixed64")
+			}
+			b = b[8:]
+		case 5:
+			if len(b) < 4 {
+				return errors.New("short fixed32")
+			}
+			b = b[4:]
+		case 2:
+			l, n := binary.Uvarint(b)
+			if n <= 0 || l > uint64(len(b)-n) {
+				return errors.New("bad length")
+			}
+			payload = b[n : n+int(l) : n+int(l)]
+			b = b[n+int(l):]
+		default:
+			return fmt.Errorf("wire type %d", wire)
+		}
+		raw := start[:len(start)-len(b)]
+		if wire != 2 || field < 1 || field > 4 {
+			*unrec = append(*unrec, raw...)
+			continue
+		}
+		var err error
+		switch field {
+		case 1:
+			*slave = &mesos.SlaveID{}
+			err = proto.Unmarshal(payload, *slave)
+		case 2:
+			*fw = &mesos.FrameworkID{}
+			err = proto.Unmarshal(payload, *fw)
+		case 3:
+			*ex = &mesos.ExecutorID{}
+			err = proto.Unmarshal(payload, *ex)
+		case 4:
+			*data, haveData = payload, true
+		}
+		if err != nil {
+			return fmt.Errorf("field %d: %w", field, err)
+		}
+	}
+	if *slave == nil || *fw == nil || *ex == nil || !haveData {
+		return errors.New("a required field is missing")
+	}
+	if *data == nil {
+		*data = []byte{}
+	}
+	return nil
+}
+
+// tokenTable holds framework message data a messenger replaced by a token
+// (see frameworkToken): the driver carries the token, the scheduler or
+// executor takes the data back.
+type tokenTable struct {
+	mu     sync.Mutex
+	data   map[uint64][]byte
+	next   uint64
+	closed bool
+}
+
+func newTokenTable() *tokenTable { return &tokenTable{data: map[uint64][]byte{}} }
+
+// swap replaces *data by a token when it is worth one (large, or looking
+// like a token itself, so that no sender can forge one).
+func (t *tokenTable) swap(data *[]byte) {
+	if len(*data) < tokenMinBytes && !bytes.HasPrefix(*data, []byte(frameworkToken)) {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	t.next++
+	t.data[t.next] = *data
+	*data = []byte(frameworkToken + strconv.FormatUint(t.next, 10))
+}
+
+// take returns the data of a token (once) without copying it: nothing else
+// holds the message's bytes.
+func (t *tokenTable) take(token string) (string, bool) {
+	id, err := strconv.ParseUint(strings.TrimPrefix(token, frameworkToken), 10, 64)
+	if err != nil {
+		return "", false
+	}
+	t.mu.Lock()
+	d, ok := t.data[id]
+	delete(t.data, id)
+	t.mu.Unlock()
+	if !ok {
+		return "", false
+	}
+	return unsafe.String(unsafe.SliceData(d), len(d)), true
+}
+
+// close frees what the driver never took and stops issuing tokens.
+func (t *tokenTable) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.data = map[uint64][]byte{}
+	t.mu.Unlock()
+}
+
+// resolve returns the data a framework message stands for: data itself,
+// or for a token the data it replaced (false if t does not know it).
+func (t *tokenTable) resolve(data string) (string, bool) {
+	if !strings.HasPrefix(data, frameworkToken) {
+		return data, true
+	}
+	if t == nil {
+		return "", false
+	}
+	return t.take(data)
+}

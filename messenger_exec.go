@@ -1,0 +1,70 @@
+package mesosgot
+
+import (
+	"errors"
+	"os"
+	"strings"
+
+	"github.com/gogo/protobuf/proto"
+	exec "github.com/mesos/mesos-go/api/v0/executor"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+	util "github.com/mesos/mesos-go/api/v0/mesosutil"
+	"github.com/mesos/mesos-go/api/v0/mesosutil/process"
+	"github.com/mesos/mesos-go/api/v0/messenger"
+	"github.com/mesos/mesos-go/api/v0/upid"
+)
+
+// execPolicy is the executor's messenger policy: it accepts messages only
+// from its agent (the pid the agent gave it in MESOS_SLAVE_PID), and none
+// of the driver's internal messages from the network. Large framework
+// messages reach the driver as tokens (as on the scheduler's side, see
+// messenger_sched.go): the executor driver copies every message's data
+// into a string, a token's only.
+type execPolicy struct {
+	agent  string      // the agent's pid
+	tokens *tokenTable // nil: no tokens (a test)
+}
+
+// useExecutorMessenger makes cfg's driver run on mesosgot's messenger,
+// with tokens for large framework messages from the table tokens.
+func useExecutorMessenger(cfg *exec.DriverConfig, tokens *tokenTable) {
+	hostname := util.GetHostname(cfg.HostnameOverride)
+	bind, port, published := executorBindIP(cfg.BindingAddress), cfg.BindingPort, cfg.PublishedAddress
+	cfg.NewMessenger = func() (messenger.Messenger, error) {
+		agent, err := upid.Parse(os.Getenv("MESOS_SLAVE_PID"))
+		if err != nil {
+			return nil, errors.New("mesosgot: MESOS_SLAVE_PID is not an agent pid (is the executor run by a Mesos agent?)")
+		}
+		host, err := pidHost(hostname, bind, published)
+		if err != nil {
+			return nil, err
+		}
+		return newDriverMessenger("executor", process.New("executor").Label(), bind, port, host, &execPolicy{agent: agent.String(), tokens: tokens}), nil
+	}
+}
+
+func (p *execPolicy) accept(from *upid.UPID, name string) (bool, string) {
+	if strings.HasPrefix(name, "mesos.internal.Internal") {
+		return false, "a driver-internal message from the network"
+	}
+	if from.String() != p.agent {
+		return false, "not from the executor's agent " + p.agent
+	}
+	return true, ""
+}
+
+func (p *execPolicy) received(_ *upid.UPID, msg proto.Message) string {
+	if m, ok := msg.(*mesos.FrameworkToExecutorMessage); ok && p.tokens != nil {
+		p.tokens.swap(&m.Data)
+	}
+	return ""
+}
+
+func (p *execPolicy) routed(proto.Message)              {}
+func (p *execPolicy) sending(*upid.UPID, proto.Message) {}
+
+func (p *execPolicy) stopped() {
+	if p.tokens != nil {
+		p.tokens.close()
+	}
+}
