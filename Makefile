@@ -5,7 +5,7 @@ BIN := bin
 #   make run ARGS="-workers 8 -messages 10000"
 ARGS ?=
 
-.PHONY: all build vet test test-deps-chromium test-deps-netns test-cluster examples run pingpong elevator montecarlo hello seedstyle mesos-local clean
+.PHONY: all build vet test test-deps test-cluster examples run pingpong elevator montecarlo hello seedstyle mesos-local clean
 
 all: build
 
@@ -15,37 +15,33 @@ build:
 vet:
 	$(GO) vet ./...
 
-test: vet test-deps-netns test-deps-chromium
+test: vet test-deps
 	$(GO) test -race -timeout 30m ./...
 
-# test-deps-netns: the multi-host test (clustertest) builds hosts out of
-# network namespaces with iproute2's ip. As root with apt, install iproute2
-# when it is missing; otherwise say so (the test then skips loudly, or fails
-# under MESOSGOT_REQUIRE_ALL=1).
-test-deps-netns:
-	@if command -v ip >/dev/null 2>&1; then :; \
+# test-deps: what the tests use besides Go, from Debian's packages:
+# iproute2 (network namespaces for the multi-host test, as root), chromium
+# (the status page test) and zookeeper (the failover tests, with a Java
+# runtime). As root with apt-get the missing ones are installed in one go;
+# otherwise this says what is missing and those tests are skipped loudly
+# (or fail, with MESOSGOT_REQUIRE_ALL=1, as .ci/run sets).
+ZOOKEEPER_JAR := /usr/share/java/zookeeper.jar
+test-deps:
+	@missing=""; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
+	{ [ -e $(ZOOKEEPER_JAR) ] && command -v java >/dev/null 2>&1; } || missing="$$missing zookeeper"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "make: installing iproute2 (apt-get) for the multi-host test"; \
-		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y iproute2) || \
-			echo "make: !!! installing iproute2 failed: the multi-host test will not pass"; \
-	else echo "make: !!! ip (iproute2) is missing and this is not root with apt-get: the multi-host test will be skipped"; fi
+		echo "make: installing$$missing (apt-get) for the tests"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
+			echo "make: !!! apt-get install$$missing failed: the tests needing them will not pass"; \
+	else echo "make: !!! missing$$missing and not root with apt-get: the tests needing them will be skipped"; fi
 	@if [ "$$(id -u)" != 0 ]; then echo "make: !!! not root: the multi-host test (network namespaces) will be skipped"; fi
 
 # test-cluster: only the multi-host test (network namespaces, root) and the
 # namespace harness under it; it prints the job and agent-loss figures.
-test-cluster: test-deps-netns
+test-cluster: test-deps
 	$(GO) test -race -count=1 -timeout 20m -v ./internal/netns ./clustertest
-
-# test-deps-chromium: the status page test drives headless Chromium. As root
-# with apt, install Debian's chromium when it is missing; otherwise say so
-# (the test then skips loudly, or fails under MESOSGOT_REQUIRE_ALL=1).
-test-deps-chromium:
-	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "make: installing chromium (apt-get) for the status page test"; \
-		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) || \
-			echo "make: !!! installing chromium failed: the status page test will not pass"; \
-	else echo "make: !!! chromium is missing and this is not root with apt-get: the status page test will be skipped"; fi
 
 examples:
 	mkdir -p $(BIN)

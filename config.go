@@ -74,6 +74,15 @@ type GoTaskSchedConfig struct {
 	// RegistrationTimeout bounds the wait for the framework's registration
 	// (an unreachable master); 0 waits forever. Default 2 minutes.
 	RegistrationTimeout time.Duration
+	// MasterLostTimeout bounds how long a running job goes on without a
+	// master: after the master has been unreachable (or the driver
+	// disconnected and not re-registered) this long, the job fails with an
+	// error naming the master. 0 waits forever. Default 60 seconds.
+	MasterLostTimeout time.Duration
+	// Checkpoint sets the framework's checkpoint flag, so that agents
+	// checkpoint its executors and tasks and can recover them after an
+	// agent restart. Default true.
+	Checkpoint bool
 	// PlacementTimeout fails the job, with the explanation of what is short,
 	// when no round of offers could hold the whole job within it; 0 waits.
 	PlacementTimeout time.Duration
@@ -118,6 +127,8 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 		ExecutorResources: map[string]float64{"cpus": 0.1, "mem": 32},
 
 		RegistrationTimeout: 2 * time.Minute,
+		MasterLostTimeout:   60 * time.Second,
+		Checkpoint:          true,
 		LinkTimeout:         30 * time.Second,
 		Progress:            true,
 	}
@@ -130,7 +141,8 @@ func DefaultSchedulerConfig() *GoTaskSchedConfig {
 // -mesos_authentication_principal, -mesos_authentication_secret_file, plus
 // -advertise_ip, -driver_port, -user, -task_refuse_seconds,
 // -registration_timeout, -placement_timeout, -local_capacity_factor,
-// -link_timeout, -link_cleartext, -progress and -status_address.
+// -link_timeout, -link_cleartext, -master_lost_timeout, -checkpoint,
+// -progress and -status_address.
 func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	c := DefaultSchedulerConfig()
 	fs.StringVar(&c.Address, "address", c.Address, "IP or host name the scheduler driver and the artifact server bind to and advertise (default: $LIBPROCESS_IP, else the IP of the interface that routes to the master; 0.0.0.0 binds all interfaces)")
@@ -145,6 +157,8 @@ func RegisterSchedulerFlags(fs *flag.FlagSet) *GoTaskSchedConfig {
 	fs.StringVar(&c.MesosAuthSecretFile, "mesos_authentication_secret_file", c.MesosAuthSecretFile, "File holding the principal's secret (trailing newlines are dropped)")
 	fs.Float64Var(&c.TaskRefuseSeconds, "task_refuse_seconds", c.TaskRefuseSeconds, "Seconds to refuse offers declined because they could not hold the whole job")
 	fs.DurationVar(&c.RegistrationTimeout, "registration_timeout", c.RegistrationTimeout, "How long to wait for the framework to register with the master (0: forever)")
+	fs.DurationVar(&c.MasterLostTimeout, "master_lost_timeout", c.MasterLostTimeout, "How long a running job goes on without a reachable master before it fails (0: forever); use -master=zk://... with several masters to survive a master's loss")
+	fs.BoolVar(&c.Checkpoint, "checkpoint", c.Checkpoint, "Ask agents to checkpoint the framework's executors and tasks (recovery after an agent restart)")
 	fs.DurationVar(&c.PlacementTimeout, "placement_timeout", c.PlacementTimeout, "Fail the job, saying which resource is short, when no round of offers can hold all its tasks within this time (0: wait)")
 	fs.Float64Var(&c.LocalCapacityFactor, "local_capacity_factor", c.LocalCapacityFactor, "With -master=local, the embedded cluster holds at most this many times the machine's cpus and memory (0: 4)")
 	fs.DurationVar(&c.LinkTimeout, "link_timeout", c.LinkTimeout, "How long the scheduler and an executor wait for each other to answer before giving up (0: forever)")

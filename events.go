@@ -26,7 +26,8 @@ const (
 	Registered SchedEventType = iota
 	// Reregistered: the framework re-registered with a (new) master. EventData: string, the master's ID.
 	Reregistered
-	// Disconnected: the driver lost the master. EventData: nil.
+	// Disconnected: the master was lost (the driver disconnected, or a
+	// host:port master stopped answering); see -master_lost_timeout. EventData: nil.
 	Disconnected
 	// TaskLaunched: a task was handed to Mesos in a LaunchTasks call. EventData: TaskEvent.
 	TaskLaunched

@@ -116,6 +116,7 @@ type schedJob struct {
 	appPanic string // the app scheduler's panic value, set before appDone closes
 	jobErr   error
 	deadline time.Time // of the current draining/stopping phase
+	ha       haState   // the master's presence and reconciliation (masterwatch.go, reconcile.go)
 
 	driverIsGone bool // the driver stopped without the job asking
 
@@ -168,6 +169,7 @@ func (j *schedJob) loop() {
 	}()
 	ticker := time.NewTicker(j.s.timing.Tick)
 	defer ticker.Stop()
+	j.startMasterProbe()
 	for j.phase != phaseDone {
 		inCh, inHead, evCh, evHead := j.appHeads()
 		var outCh chan GoTaskMsg
@@ -214,6 +216,7 @@ func (j *schedJob) loop() {
 				}
 			}
 			j.checkDeadlines()
+			j.haTick()
 			j.checkLinks()
 			j.s.mon.tick(j) // progress and status snapshot
 		}
@@ -221,6 +224,7 @@ func (j *schedJob) loop() {
 		j.advance()
 		j.closeSchedinWhenSilent()
 	}
+	j.stopMasterProbe()
 	j.finish()
 }
 
@@ -313,6 +317,7 @@ func (j *schedJob) emit(t SchedEventType, data interface{}) {
 }
 
 func (j *schedJob) registered(frameworkID string) {
+	j.masterBack()
 	j.frameworkID = frameworkID
 	if j.waitSince.IsZero() {
 		j.waitSince = time.Now()
@@ -466,6 +471,7 @@ func (j *schedJob) statusUpdate(st *mesos.TaskStatus) {
 		log.Warningf("mesosgot: status %s for unknown task %s ignored", st.GetState(), name)
 		return
 	}
+	j.reconciled(st)
 	if t.terminal {
 		return
 	}
@@ -478,6 +484,7 @@ func (j *schedJob) statusUpdate(st *mesos.TaskStatus) {
 	if st.GetMessage() != "" {
 		cause += ": " + st.GetMessage()
 	}
+	cause = reconcileCause(st, cause)
 	switch st.GetState() {
 	case mesos.TaskState_TASK_STAGING, mesos.TaskState_TASK_STARTING:
 		return

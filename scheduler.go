@@ -76,6 +76,13 @@ type GoTaskScheduler struct {
 	// mon shows the job's progress and status (nil when neither is asked
 	// for); set before the driver starts.
 	mon *monitor
+	// reconTiming is the backoff of reconciliation after re-registration.
+	reconTiming reconcileTiming
+	// masterPoke wakes the master probe on a network error toward the master.
+	masterPoke chan struct{}
+	// probeMaster is set once a driver built from DriverConfig made its
+	// messenger: only then is there a real master to probe.
+	probeMaster atomic.Bool
 
 	// sigMu guards signal, the first signal that interrupted Run (signals.go).
 	sigMu  sync.Mutex
@@ -112,6 +119,7 @@ func NewGoTaskScheduler(userName string, conf *GoTaskSchedConfig, aps AppTaskSch
 		startFail:    make(chan struct{}),
 		linkCfg:      defaultLinkConfig(),
 		timing:       defaultJobTiming(),
+		reconTiming:  defaultReconcileTiming(),
 	}
 }
 
@@ -169,6 +177,7 @@ func (schd *GoTaskScheduler) DriverConfig() (drvConfig sched.DriverConfig) {
 	schd.prepOnce.Do(func() {
 		schd.prepErr = schd.prepare()
 		schd.installMessenger(&schd.drvConf)
+		schd.watchMaster(&schd.drvConf) // wraps the job's messenger
 		if schd.prepErr != nil {
 			log.Errorf("%v", schd.prepErr)
 			schd.runCleanups()
@@ -187,6 +196,9 @@ func (schd *GoTaskScheduler) prepare() error {
 	fw := &mesos.FrameworkInfo{
 		User: proto.String(user),
 		Name: proto.String(c.FrameworkName),
+	}
+	if c.Checkpoint {
+		fw.Checkpoint = proto.Bool(true)
 	}
 	if c.FailoverTimeout > 0 {
 		fw.FailoverTimeout = proto.Float64(c.FailoverTimeout.Seconds())
@@ -247,19 +259,28 @@ func (schd *GoTaskScheduler) prepare() error {
 func (sched *GoTaskScheduler) Registered(driver sched.SchedulerDriver, frameworkId *mesos.FrameworkID, masterInfo *mesos.MasterInfo) {
 	log.Infof("mesosgot: framework registered with ID %s", frameworkId.GetValue())
 	sched.registeredOnce.Do(func() { close(sched.registeredCh) })
-	sched.call(driver, func(j *schedJob) { j.registered(frameworkId.GetValue()) })
+	sched.call(driver, func(j *schedJob) {
+		if id := frameworkId.GetValue(); j.frameworkID != "" && id == j.frameworkID {
+			// A Mesos master that took over after a failover answers a
+			// re-registering framework with FrameworkRegisteredMessage
+			// (MESOS-786): for the job it is a re-registration.
+			j.masterReregistered(masterInfo.GetId())
+			return
+		}
+		j.registered(frameworkId.GetValue())
+	})
 }
 
 // Reregistered is the mesos-go callback for re-registration with a (new) master.
 func (sched *GoTaskScheduler) Reregistered(driver sched.SchedulerDriver, masterInfo *mesos.MasterInfo) {
 	log.Infof("mesosgot: framework re-registered with master %s", masterInfo.GetId())
-	sched.call(driver, func(j *schedJob) { j.emit(Reregistered, masterInfo.GetId()) })
+	sched.call(driver, func(j *schedJob) { j.masterReregistered(masterInfo.GetId()) })
 }
 
 // Disconnected is the mesos-go callback for losing the master.
 func (sched *GoTaskScheduler) Disconnected(driver sched.SchedulerDriver) {
 	log.Warningf("mesosgot: disconnected from master")
-	sched.call(driver, func(j *schedJob) { j.emit(Disconnected, nil) })
+	sched.call(driver, func(j *schedJob) { j.masterDisconnected() })
 }
 
 // ResourceOffers is the mesos-go callback for offers: it launches the whole

@@ -102,6 +102,14 @@ type Config struct {
 	// at random below it (Mesos' --registration_backoff_factor); default
 	// 1s. The first attempt is made at once.
 	RegistrationBackoffFactor time.Duration
+	// ZK, when set (zk://host:port[,host:port]/path), makes the master
+	// contend for leadership in that ZooKeeper group as Mesos' --zk does:
+	// until elected it drops every message, and the agents register with
+	// whichever master of the group leads (Start does not wait for them).
+	ZK string
+	// ZKSessionTimeout is the ZooKeeper session timeout (Mesos'
+	// --zk_session_timeout); default 10s.
+	ZKSessionTimeout time.Duration
 	// Logf, when set, receives one line per framework registered or removed,
 	// task state change and executor exit.
 	Logf func(format string, args ...any)
@@ -156,6 +164,9 @@ func Start(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if err := c.startContending(); err != nil {
+		return fail(err)
+	}
 	c.goTracked(c.master.loop)
 	close(c.started)
 	for i := 1; i <= c.cfg.Agents; i++ {
@@ -165,6 +176,13 @@ func Start(cfg Config) (*Cluster, error) {
 		}
 		c.agents = append(c.agents, a)
 		// One at a time, so that agent IDs follow start order.
+		if c.cfg.ZK != "" {
+			// the agents follow whichever master leads the group
+			if err := c.followLeader(a); err != nil {
+				return fail(err)
+			}
+			continue
+		}
 		a.startRegistration()
 		select {
 		case <-a.everReg:
@@ -312,6 +330,7 @@ func (c *Cluster) Close() error {
 
 	var errs []error
 	if c.master != nil {
+		c.master.stopContending()
 		c.master.proc.Stop()
 	}
 	for _, a := range c.agents {

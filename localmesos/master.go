@@ -37,6 +37,8 @@ type master struct {
 
 	authn    map[string]string       // authenticated scheduler pid -> principal
 	sessions map[string]*authSession // by authenticatee pid
+
+	ha masterHA // leader election (election.go)
 }
 
 type framework struct {
@@ -100,6 +102,8 @@ func newMaster(c *Cluster) (*master, error) {
 		authn:      map[string]string{},
 		sessions:   map[string]*authSession{},
 	}
+	m.ha.zk = c.cfg.ZK != ""
+	m.ha.ready = make(chan struct{})
 	// Handlers run as soon as the process listens (an agent may be
 	// retrying its registration already): they wait for the fields below.
 	m.mu.Lock()
@@ -112,6 +116,7 @@ func newMaster(c *Cluster) (*master, error) {
 		routes[p] = refuseV1
 	}
 	proc, err := libprocess.New("master", c.ip, c.cfg.Port, routes, func(ms messenger.Messenger) error {
+		ms = m.gate(ms)
 		for _, err := range []error{
 			handle(ms, m.registerFramework),
 			handle(ms, m.reregisterFramework),
@@ -155,6 +160,7 @@ func newMaster(c *Cluster) (*master, error) {
 		Hostname: proto.String(c.cfg.IP),
 		Version:  proto.String(Version),
 	}
+	close(m.ha.ready) // handlers may run now (election.go)
 	return m, nil
 }
 

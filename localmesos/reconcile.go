@@ -53,6 +53,9 @@ func (m *master) reconcile(fw *framework, statuses []*mesos.TaskStatus) {
 			continue
 		}
 		agentID := s.GetSlaveId().GetValue()
+		if m.recoveringAgent(agentID) {
+			continue // no answer yet, as Mesos for a recovered agent (election.go)
+		}
 		a := m.agents[agentID]
 		why := reconcileUnknown
 		switch {

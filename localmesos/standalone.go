@@ -11,6 +11,8 @@ import (
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	"github.com/mesos/mesos-go/api/v0/upid"
+
+	"github.com/mesosgot/mesosgot/internal/zkgroup"
 )
 
 // MasterConfig configures a master run on its own (StartMaster), to which
@@ -36,6 +38,10 @@ type MasterConfig struct {
 	OfferRefuseDefault time.Duration
 	AllocationInterval time.Duration
 	LinkCheckInterval  time.Duration
+	// ZK and ZKSessionTimeout are as in Config: with ZK the master contends
+	// for leadership and acts only while elected (see Master.LeadershipLost).
+	ZK               string
+	ZKSessionTimeout time.Duration
 	// ClusterSecret, when set, must be given to every agent (see
 	// Config.ClusterSecret).
 	ClusterSecret string
@@ -63,6 +69,8 @@ func StartMaster(cfg MasterConfig) (*Master, error) {
 		OfferRefuseDefault:   cfg.OfferRefuseDefault,
 		AllocationInterval:   cfg.AllocationInterval,
 		LinkCheckInterval:    cfg.LinkCheckInterval,
+		ZK:                   cfg.ZK,
+		ZKSessionTimeout:     cfg.ZKSessionTimeout,
 		ClusterSecret:        cfg.ClusterSecret,
 		NoSenderCheck:        cfg.NoSenderCheck,
 		Logf:                 cfg.Logf,
@@ -72,6 +80,10 @@ func StartMaster(cfg MasterConfig) (*Master, error) {
 	}
 	c.master, err = newMaster(c)
 	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	if err := c.startContending(); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -106,7 +118,8 @@ func (m *Master) Close() error { return m.c.Close() }
 // AgentConfig configures an agent run on its own (StartAgent), registering
 // with a master elsewhere.
 type AgentConfig struct {
-	// Master is the master's "host:port" (required).
+	// Master is the master's "host:port", or zk://host:port[,...]/path to
+	// follow the leading master of a ZooKeeper group (required).
 	Master string
 	// IP is the IPv4 address the agent listens on and advertises; default
 	// 127.0.0.1.
@@ -156,9 +169,14 @@ type Agent struct {
 // with cfg.Master in the background, retrying with back-off until the
 // master answers (WaitRegistered waits for that).
 func StartAgent(cfg AgentConfig) (*Agent, error) {
-	masterPID, err := resolveMaster(cfg.Master)
-	if err != nil {
-		return nil, err
+	var masterPID upid.UPID
+	if !isZK(cfg.Master) { // with zk://... the agent follows the group's leader
+		var err error
+		if masterPID, err = resolveMaster(cfg.Master); err != nil {
+			return nil, err
+		}
+	} else if _, _, err := zkgroup.ParseURL(cfg.Master); err != nil {
+		return nil, fmt.Errorf("localmesos: -master: %w", err)
 	}
 	attrs, err := ParseAttributes(cfg.Attributes)
 	if err != nil {
@@ -173,6 +191,7 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 		ExecutorRegistrationTimeout: cfg.ExecutorRegistrationTimeout,
 		StatusUpdateRetry:           cfg.StatusUpdateRetry,
 		RegistrationBackoffFactor:   cfg.RegistrationBackoffFactor,
+		ZK:                          zkOf(cfg.Master),
 		ClusterSecret:               cfg.ClusterSecret,
 		NoSenderCheck:               cfg.NoSenderCheck,
 		Logf:                        cfg.Logf,
@@ -191,6 +210,14 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 	}
 	c.agents = []*agent{a}
 	close(c.started)
+	if isZK(cfg.Master) {
+		if err := c.followLeader(a); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+		c.logf("agent %s listening, following the leading master at %s; work dir %s", a.pid, cfg.Master, c.workDir)
+		return &Agent{c: c, a: a}, nil
+	}
 	c.logf("agent %s listening, registering with master %s; work dir %s", a.pid, masterPID, c.workDir)
 	a.startRegistration()
 	return &Agent{c: c, a: a}, nil

@@ -44,7 +44,7 @@ func main() {
 func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 	fs := flag.NewFlagSet("mesos-agent", flag.ContinueOnError)
 	var (
-		master     = fs.String("master", "", "the master's HOST:PORT (required)")
+		master     = fs.String("master", "", "the master's HOST:PORT, or zk://host:port[,...]/path to follow the leading master (required)")
 		ip         = fs.String("ip", "127.0.0.1", "IPv4 address to listen on and advertise")
 		port       = fs.Int("port", 5051, "port to listen on (0 = any free port)")
 		hostname   = fs.String("hostname", "", "hostname offers name for this agent (default: -ip)")
@@ -75,7 +75,7 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *master == "" {
-		return fmt.Errorf("-master HOST:PORT is required")
+		return fmt.Errorf("-master HOST:PORT or zk://host:port/path is required")
 	}
 	var secret string
 	if *secretFile != "" {

@@ -10,6 +10,12 @@
 //	mesos-master [-ip 127.0.0.1] [-port 5050] [-work_dir DIR]
 //	             [-credentials FILE] [-agent_ping_timeout 15secs]
 //	             [-max_agent_ping_timeouts 5] [-cluster_secret_file FILE]
+//	             [-zk zk://host:port/mesos] [-zk_session_timeout 10secs]
+//
+// With -zk the master contends for leadership in that ZooKeeper group, as
+// Mesos masters do: the lowest member leads; a standby drops every message
+// until it is elected; a leader that loses its leadership (its session
+// expired) exits with status 1 so that it can be restarted as a standby.
 //
 // Flags are Mesos' own; durations take Mesos' form (15secs, 100ms, 2mins)
 // or Go's (15s). The credentials file holds one "principal secret" pair per
@@ -53,7 +59,10 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 		maxPings   = fs.Int("max_agent_ping_timeouts", 5, "unanswered pings in a row after which an agent is removed (its tasks become TASK_LOST)")
 		pingTO     = mesosflag.Duration{D: 15 * time.Second}
 		allocIvl   = mesosflag.Duration{D: time.Second}
+		zk         = fs.String("zk", "", "ZooKeeper URL zk://host:port[,host:port...]/path of the masters' group (leader election)")
+		zkTimeout  = mesosflag.Duration{D: 10 * time.Second}
 	)
+	fs.Var(&zkTimeout, "zk_session_timeout", "ZooKeeper session timeout (e.g. 10secs)")
 	fs.Var(&pingTO, "agent_ping_timeout", "how long the master waits for an agent's answer to each ping (e.g. 15secs)")
 	fs.Var(&allocIvl, "allocation_interval", "period of the allocation pass (e.g. 1secs)")
 	// glog's flags (-v, -log_dir, -logtostderr, ...) too; as in Mesos,
@@ -79,6 +88,8 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 		AgentPingTimeout:     pingTO.D,
 		MaxAgentPingTimeouts: *maxPings,
 		AllocationInterval:   allocIvl.D,
+		ZK:                   *zk,
+		ZKSessionTimeout:     zkTimeout.D,
 		NoSenderCheck:        *noCheck,
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(out, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
@@ -109,7 +120,18 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 	}
 	fmt.Fprintf(out, "mesos-master: listening on %s (pid %s); agents are removed after %d unanswered pings of %s\n",
 		m.Addr(), m.PID(), *maxPings, mesosflag.FormatDuration(pingTO.D))
-	s := <-sig
+	if *zk != "" {
+		fmt.Fprintf(out, "mesos-master: contending for leadership at %s (session timeout %s)\n", *zk, mesosflag.FormatDuration(zkTimeout.D))
+	}
+	var s os.Signal
+	select {
+	case s = <-sig:
+	case <-m.LeadershipLost():
+		err := m.LeadershipErr()
+		fmt.Fprintf(out, "mesos-master: %v: exiting\n", err)
+		_ = m.Close()
+		return fmt.Errorf("lost leadership: %w", err)
+	}
 	fmt.Fprintf(out, "mesos-master: %v: shutting down\n", s)
 	if err := m.Close(); err != nil {
 		return err
