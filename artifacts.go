@@ -18,7 +18,10 @@ import (
 )
 
 // artifactServer ships the executor binary to agents over HTTP: one file,
-// on its own ServeMux, at /<file name>.
+// on its own ServeMux, at /<version>/<file name>, the version naming the
+// file's size and modification time. The URL changes whenever the binary
+// does, so agents may keep it in their fetcher cache (Mesos' advice for
+// cached URIs: a fresh URI for new content).
 type artifactServer struct {
 	srv  *http.Server
 	url  string
@@ -45,8 +48,9 @@ func startArtifactServer(ip, advertise net.IP, port int, file string) (*artifact
 		return nil, fmt.Errorf("mesosgot: artifact server: %w", err)
 	}
 	name := filepath.Base(abs)
+	urlPath := "/" + artifactVersion(st) + "/" + name
 	mux := http.NewServeMux()
-	mux.HandleFunc("/"+name, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(urlPath, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
@@ -65,7 +69,7 @@ func startArtifactServer(ip, advertise net.IP, port int, file string) (*artifact
 	addr := ln.Addr().(*net.TCPAddr)
 	a := &artifactServer{
 		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
-		url:  (&url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(addr.Port)), Path: "/" + name}).String(),
+		url:  (&url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(addr.Port)), Path: urlPath}).String(),
 		done: make(chan struct{}),
 	}
 	go func() {
@@ -76,6 +80,12 @@ func startArtifactServer(ip, advertise net.IP, port int, file string) (*artifact
 	}()
 	log.Infof("mesosgot: serving executor binary %s at %s", abs, a.url)
 	return a, nil
+}
+
+// artifactVersion names the version of the file st describes: "v" and
+// its size and modification time in hex.
+func artifactVersion(st os.FileInfo) string {
+	return fmt.Sprintf("v%x-%x", st.Size(), st.ModTime().UnixNano())
 }
 
 // close stops the server and waits for it.

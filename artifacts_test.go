@@ -58,8 +58,12 @@ func TestArtifactServerServesOneFile(t *testing.T) {
 	port, err := strconv.Atoi(u.Port())
 	require.NoError(t, err)
 	assert.NotZero(t, port, "port 0 picks a free port")
-	assert.Equal(t, "/app-executor", u.Path)
-	assert.Equal(t, "http://127.0.0.1:"+u.Port()+"/app-executor", a.url)
+	st, err := os.Stat(file)
+	require.NoError(t, err)
+	ver := "/" + artifactVersion(st)
+	assert.Regexp(t, `^/v[0-9a-f]+-[0-9a-f]+$`, ver)
+	assert.Equal(t, ver+"/app-executor", u.Path, "the path names the binary's version, then the binary")
+	assert.Equal(t, "http://127.0.0.1:"+u.Port()+ver+"/app-executor", a.url)
 
 	c := noKeepAliveClient()
 	base := "http://" + u.Host
@@ -69,16 +73,18 @@ func TestArtifactServerServesOneFile(t *testing.T) {
 		code   int
 		body   string
 	}{
-		{http.MethodGet, "/app-executor", http.StatusOK, content},
-		{http.MethodHead, "/app-executor", http.StatusOK, ""},
+		{http.MethodGet, ver + "/app-executor", http.StatusOK, content},
+		{http.MethodHead, ver + "/app-executor", http.StatusOK, ""},
 		{http.MethodGet, "/", http.StatusNotFound, ""},
+		{http.MethodGet, "/app-executor", http.StatusNotFound, ""},
 		{http.MethodGet, "/other", http.StatusNotFound, ""},
-		{http.MethodGet, "/app-executor/", http.StatusNotFound, ""},
-		{http.MethodGet, "/app-executor2", http.StatusNotFound, ""},
+		{http.MethodGet, ver + "/app-executor/", http.StatusNotFound, ""},
+		{http.MethodGet, ver + "/app-executor2", http.StatusNotFound, ""},
+		{http.MethodGet, "/v0-0/app-executor", http.StatusNotFound, ""},
 		{http.MethodGet, "/" + filepath.Base(filepath.Dir(file)) + "/app-executor", http.StatusNotFound, ""},
-		{http.MethodPost, "/app-executor", http.StatusMethodNotAllowed, ""},
-		{http.MethodPut, "/app-executor", http.StatusMethodNotAllowed, ""},
-		{http.MethodDelete, "/app-executor", http.StatusMethodNotAllowed, ""},
+		{http.MethodPost, ver + "/app-executor", http.StatusMethodNotAllowed, ""},
+		{http.MethodPut, ver + "/app-executor", http.StatusMethodNotAllowed, ""},
+		{http.MethodDelete, ver + "/app-executor", http.StatusMethodNotAllowed, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
@@ -109,7 +115,7 @@ func TestArtifactServerFixedPort(t *testing.T) {
 	a, err := startArtifactServer(loopback, nil, port, writeTempFile(t, "exe", "x"))
 	require.NoError(t, err)
 	defer a.close()
-	assert.Equal(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/exe", a.url)
+	assert.Regexp(t, `^http://127\.0\.0\.1:`+strconv.Itoa(port)+`/v[0-9a-f]+-[0-9a-f]+/exe$`, a.url)
 }
 
 func TestArtifactServerBusyPort(t *testing.T) {

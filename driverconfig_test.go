@@ -182,6 +182,7 @@ func TestExecutorInfo(t *testing.T) {
 	uri := info.Command.Uris[0]
 	assert.Equal(t, s.executorURI, uri.GetValue())
 	assert.True(t, uri.GetExecutable())
+	assert.True(t, uri.GetCache(), "the served URL names the binary's version: agents may cache it")
 	assert.Equal(t, executorTmpDir+`exec ./app-executor -v=2 'a b' 'it'\''s' '$HOME' ''`, info.Command.GetValue())
 
 	require.Len(t, info.Resources, 2, "zero resources are left out")
@@ -207,6 +208,7 @@ func TestExecutorInfoURLExecutor(t *testing.T) {
 	info := s.executorInfo("e")
 	require.Len(t, info.Command.Uris, 1)
 	assert.Equal(t, c.ExecutorPath, info.Command.Uris[0].GetValue())
+	assert.False(t, info.Command.Uris[0].GetCache(), "the user's URL may change content: not cached")
 	assert.Equal(t, executorTmpDir+"exec ./my-exe", info.Command.GetValue())
 	assert.Equal(t, map[string]float64{"cpus": 0.1, "mem": 32}, scalarResources(info.Resources))
 }

@@ -14,7 +14,7 @@ import (
 func (schd *GoTaskScheduler) prepareArtifacts(bindIP, advertiseIP net.IP) error {
 	p := schd.conf.ExecutorPath
 	if isURL(p) {
-		schd.executorURI = p
+		schd.executorURI = p // the user's: cached only if it says so (Mesos' advice: a fresh URI per content)
 		return nil
 	}
 	a, err := startArtifactServer(bindIP, advertiseIP, schd.conf.ArtifactPort, p)
@@ -22,6 +22,7 @@ func (schd *GoTaskScheduler) prepareArtifacts(bindIP, advertiseIP net.IP) error 
 		return err
 	}
 	schd.executorURI = a.url
+	schd.executorCache = true // the URL names the binary's version (artifacts.go)
 	schd.addCleanup(a.close)
 	return nil
 }
@@ -49,6 +50,9 @@ func (schd *GoTaskScheduler) executorInfo(execID string) *mesos.ExecutorInfo {
 			Uris: []*mesos.CommandInfo_URI{{
 				Value:      proto.String(schd.executorURI),
 				Executable: proto.Bool(true),
+				// An agent's fetcher downloads a cached URI once and copies
+				// it into each sandbox (Mesos' fetcher cache).
+				Cache: proto.Bool(schd.executorCache),
 			}},
 		},
 		Resources: toMesosResources(schd.conf.ExecutorResources),

@@ -35,11 +35,12 @@ type GoTaskScheduler struct {
 	prepErr  error
 	drvConf  sched.DriverConfig
 
-	executorURI  string              // where agents fetch the executor binary
-	local        *localmesos.Cluster // the embedded cluster of -master=local, if any
-	localWorkDir string              // its work directory (the sandboxes)
-	keepSandbox  bool                // an executor failed: keep the work directory
-	keptSandbox  string              // the work directory kept after a failed job
+	executorURI   string              // where agents fetch the executor binary
+	executorCache bool                // executorURI names one version of the binary: agents may cache it
+	local         *localmesos.Cluster // the embedded cluster of -master=local, if any
+	localWorkDir  string              // its work directory (the sandboxes)
+	keepSandbox   bool                // an executor failed: keep the work directory
+	keptSandbox   string              // the work directory kept after a failed job
 
 	cleanupMu sync.Mutex
 	cleanups  []func()

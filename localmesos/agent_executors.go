@@ -138,7 +138,7 @@ func (a *agent) launch(fw *agentFramework, ex *executor) {
 		fail("Failed to create executor directory '" + ex.dir + "': " + err.Error())
 		return
 	}
-	if err := fetchURIs(a.c.ctx, ex.info.GetCommand().GetUris(), ex.dir); err != nil {
+	if err := a.c.fetcher.fetchURIs(a.c.ctx, ex.info.GetCommand().GetUris(), ex.dir, name); err != nil { // fetcher.go
 		fail("Failed to fetch URIs: " + err.Error())
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -31,6 +32,15 @@ type Config struct {
 	// WorkDir is the root of the executors' sandboxes. The default is a
 	// temporary directory removed by Close; a directory given here is kept.
 	WorkDir string
+	// FetcherCacheDir is the agents' fetcher cache directory (Mesos'
+	// --fetcher_cache_dir), cleared at Start; default WorkDir/fetch. URIs
+	// with cache=true are downloaded there once per user and copied into
+	// each sandbox. The agents of one Cluster, all on this host, share it
+	// (each Mesos agent has its own).
+	FetcherCacheDir string
+	// FetcherCacheSize is the fetcher cache's capacity in bytes (Mesos'
+	// --fetcher_cache_size); default DefaultFetcherCacheSize.
+	FetcherCacheSize int64
 	// IP is the address every process listens on; default 127.0.0.1. It
 	// must be an IPv4 address (libprocess speaks IPv4).
 	IP string
@@ -131,6 +141,8 @@ type Cluster struct {
 	started chan struct{} // closed when Start has finished
 
 	stats counters
+
+	fetcher *fetcher // fetcher.go
 
 	ctx    context.Context // cancelled by Close (fetches)
 	cancel context.CancelFunc
@@ -271,6 +283,18 @@ func newCluster(cfg Config) (*Cluster, error) {
 		}
 		c.workDir = cfg.WorkDir
 	}
+	cacheDir := cfg.FetcherCacheDir
+	if cacheDir == "" {
+		cacheDir = filepath.Join(c.workDir, "fetch")
+	}
+	f, err := newFetcher(cacheDir, cfg.FetcherCacheSize)
+	if err != nil {
+		if c.ownWorkDir {
+			_ = os.RemoveAll(c.workDir)
+		}
+		return nil, err
+	}
+	c.fetcher = f
 	return c, nil
 }
 

@@ -27,64 +27,24 @@ func sandboxDir(workDir, agentID, frameworkID, executorID string, run int) strin
 		"executors", executorID, "runs", fmt.Sprint(run))
 }
 
-// fetchURIs fetches every URI into dir, like the Mesos fetcher: http(s)
-// URLs are downloaded, file:// URLs and local paths are copied; files
-// marked executable get mode 0755; archives are extracted unless extract is
-// false.
-func fetchURIs(ctx context.Context, uris []*mesos.CommandInfo_URI, dir string) error {
-	for _, u := range uris {
-		if err := fetchURI(ctx, u, dir); err != nil {
-			return fmt.Errorf("fetch %q: %w", u.GetValue(), err)
-		}
-	}
-	return nil
-}
-
+// fetchURI fetches u directly into the sandbox dir, bypassing the cache,
+// like the Mesos fetcher: http(s) URLs are downloaded, file:// URLs and
+// local paths are copied; a file marked executable gets mode 0755; an
+// archive is extracted unless extract is false (both the archive and what
+// it held are then in the sandbox).
 func fetchURI(ctx context.Context, u *mesos.CommandInfo_URI, dir string) error {
-	value := u.GetValue()
-	var name string
-	var open func() (io.ReadCloser, error)
-	switch {
-	case strings.HasPrefix(value, "http://") || strings.HasPrefix(value, "https://"):
-		pu, err := url.Parse(value)
-		if err != nil {
-			return err
-		}
-		name = path.Base(pu.Path)
-		open = func() (io.ReadCloser, error) {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, value, nil)
-			if err != nil {
-				return nil, err
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return nil, err
-			}
-			if resp.StatusCode != http.StatusOK {
-				resp.Body.Close()
-				return nil, fmt.Errorf("HTTP %s", resp.Status)
-			}
-			return resp.Body, nil
-		}
-	case strings.HasPrefix(value, "file://") || !strings.Contains(value, "://"):
-		p := strings.TrimPrefix(value, "file://")
-		if p == "" {
-			return errors.New("empty path")
-		}
-		name = filepath.Base(p)
-		open = func() (io.ReadCloser, error) { return os.Open(p) }
-	default:
-		return errors.New("unsupported URI scheme")
-	}
-	if name == "" || name == "." || name == "/" {
-		return errors.New("cannot name the fetched file")
-	}
-	dst := filepath.Join(dir, name)
-	rc, err := open()
+	name, rc, _, err := openURI(ctx, u.GetValue())
 	if err != nil {
 		return err
 	}
+	return fetchOpened(u, name, rc, dir)
+}
+
+// fetchOpened is fetchURI from rc, u's content opened as name; it closes
+// rc.
+func fetchOpened(u *mesos.CommandInfo_URI, name string, rc io.ReadCloser, dir string) error {
 	defer rc.Close()
+	dst := filepath.Join(dir, name)
 	// Download next to the target, then copy into place while no process
 	// can be forked: a child forked while the target is open for writing
 	// would keep it open until it execs, and exec'ing the target in that
@@ -107,18 +67,93 @@ func fetchURI(ctx context.Context, u *mesos.CommandInfo_URI, dir string) error {
 	if u.GetExecutable() {
 		return os.Chmod(dst, 0o755)
 	}
-	if u.Extract == nil || u.GetExtract() {
-		return extract(dst, dir)
+	if (u.Extract == nil || u.GetExtract()) && isArchive(name) {
+		return extractAs(dst, name, dir)
 	}
 	return nil
 }
 
-// extract unpacks dst into dir if its name says it is an archive.
-func extract(dst, dir string) error {
-	lower := strings.ToLower(dst)
+// openURI opens the URI value for reading: name is the file name it gets
+// in a sandbox, size its length in bytes (-1 when the server does not
+// say).
+func openURI(ctx context.Context, value string) (name string, rc io.ReadCloser, size int64, err error) {
+	var open func() (io.ReadCloser, int64, error)
+	switch {
+	case strings.HasPrefix(value, "http://") || strings.HasPrefix(value, "https://"):
+		open = func() (io.ReadCloser, int64, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, value, nil)
+			if err != nil {
+				return nil, 0, err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return nil, 0, err
+			}
+			if resp.StatusCode != http.StatusOK {
+				resp.Body.Close()
+				return nil, 0, fmt.Errorf("HTTP %s", resp.Status)
+			}
+			return resp.Body, resp.ContentLength, nil
+		}
+	case strings.HasPrefix(value, "file://") || !strings.Contains(value, "://"):
+		p := strings.TrimPrefix(value, "file://")
+		if p == "" {
+			return "", nil, 0, errors.New("empty path")
+		}
+		open = func() (io.ReadCloser, int64, error) {
+			f, err := os.Open(p)
+			if err != nil {
+				return nil, 0, err
+			}
+			st, err := f.Stat() // follows symbolic links, as Mesos' size probe
+			if err != nil {
+				f.Close()
+				return nil, 0, err
+			}
+			return f, st.Size(), nil
+		}
+	default:
+		return "", nil, 0, errors.New("unsupported URI scheme")
+	}
+	name = uriBase(value)
+	if name == "" || name == "." || name == "/" {
+		return "", nil, 0, errors.New("cannot name the fetched file")
+	}
+	rc, size, err = open()
+	return name, rc, size, err
+}
+
+// uriBase is the file name a fetched URI gets in the sandbox: the last
+// element of a URL's path or of a local path.
+func uriBase(value string) string {
+	if strings.HasPrefix(value, "http://") || strings.HasPrefix(value, "https://") {
+		pu, err := url.Parse(value)
+		if err != nil {
+			return ""
+		}
+		return path.Base(pu.Path)
+	}
+	return filepath.Base(strings.TrimPrefix(value, "file://"))
+}
+
+// isArchive reports whether name says it is an archive the fetcher
+// extracts.
+func isArchive(name string) bool {
+	lower := strings.ToLower(name)
+	for _, ext := range []string{".tar.gz", ".tgz", ".tar", ".zip"} {
+		if strings.HasSuffix(lower, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// extractAs unpacks the archive src, whose kind its name says, into dir.
+func extractAs(src, name, dir string) error {
+	lower := strings.ToLower(name)
 	switch {
 	case strings.HasSuffix(lower, ".tar.gz") || strings.HasSuffix(lower, ".tgz"):
-		f, err := os.Open(dst)
+		f, err := os.Open(src)
 		if err != nil {
 			return err
 		}
@@ -129,14 +164,14 @@ func extract(dst, dir string) error {
 		}
 		return untar(gz, dir)
 	case strings.HasSuffix(lower, ".tar"):
-		f, err := os.Open(dst)
+		f, err := os.Open(src)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
 		return untar(f, dir)
 	case strings.HasSuffix(lower, ".zip"):
-		zr, err := zip.OpenReader(dst)
+		zr, err := zip.OpenReader(src)
 		if err != nil {
 			return fmt.Errorf("extract: %w", err)
 		}

@@ -140,6 +140,10 @@ type AgentConfig struct {
 	// its ID there, so that after a restart it re-registers as the same
 	// agent. The default is a temporary directory removed by Close.
 	WorkDir string
+	// FetcherCacheDir and FetcherCacheSize are as in Config (Mesos'
+	// --fetcher_cache_dir and --fetcher_cache_size).
+	FetcherCacheDir  string
+	FetcherCacheSize int64
 	// Faults, when set, injects faults into the framework messages this
 	// agent carries.
 	Faults *Faults
@@ -186,6 +190,8 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 		IP:                          cfg.IP,
 		Resources:                   cfg.Resources,
 		WorkDir:                     cfg.WorkDir,
+		FetcherCacheDir:             cfg.FetcherCacheDir,
+		FetcherCacheSize:            cfg.FetcherCacheSize,
 		Faults:                      cfg.Faults,
 		ExecutorShutdownGrace:       cfg.ExecutorShutdownGrace,
 		ExecutorRegistrationTimeout: cfg.ExecutorRegistrationTimeout,

@@ -154,7 +154,7 @@ func (m *master) launchTasks(from *upid.UPID, msg *mesos.LaunchTasksMessage) {
 		})
 	}
 	m.addFilter(fw, agentID, remaining, m.refuse(msg.GetFilters()))
-	m.allocate()
+	m.allocateAgent(agentID) // allocator.go: only this agent's resources changed
 }
 
 // setTaskState records the latest status update forwarded for t; as in
