@@ -21,7 +21,7 @@ type execTask struct {
 	in         chan GoTaskMsg
 	out        chan GoTaskMsg
 	mailbox    *mailbox
-	outSlots   chan struct{}    // one token per message between the pump and the link
+	outSlots   outSlots         // messages between the pump and the link (exectask_slots.go)
 	spare      chan []GoTaskMsg // a batch slice the executor goroutine is done with
 	ended      chan struct{}    // closed when the task function has returned
 	statusDone chan struct{}    // closed when the final status was sent
@@ -44,7 +44,7 @@ func newExecTask(name, base string, queue int) *execTask {
 		in:         make(chan GoTaskMsg, DefTaskChanLen),
 		out:        make(chan GoTaskMsg, DefTaskChanLen),
 		mailbox:    nil,
-		outSlots:   make(chan struct{}, max(queue, 1)),
+		outSlots:   newOutSlots(max(queue, 1)),
 		spare:      make(chan []GoTaskMsg, 1),
 		ended:      make(chan struct{}),
 		statusDone: make(chan struct{}),
@@ -98,17 +98,12 @@ func (t *execTask) run(app AppTaskExecutor, args []string, env map[string]string
 func (t *execTask) pump(exec *GoTaskExecutor) {
 	// more adds to batch what out holds now, while slots are free.
 	more := func(batch []GoTaskMsg) []GoTaskMsg {
-		for len(batch) < cap(t.outSlots) {
-			select {
-			case t.outSlots <- struct{}{}:
-			default:
-				return batch
-			}
+		for len(batch) < t.outSlots.capacity && t.outSlots.free() {
 			select {
 			case m := <-t.out:
+				t.outSlots.take()
 				batch = append(batch, m)
 			default:
-				<-t.outSlots
 				return batch
 			}
 		}
@@ -116,11 +111,10 @@ func (t *execTask) pump(exec *GoTaskExecutor) {
 	}
 	// send hands m and what follows it to the executor goroutine.
 	send := func(m GoTaskMsg) bool {
-		select {
-		case t.outSlots <- struct{}{}:
-		case <-exec.stop:
+		if !t.outSlots.wait(exec.stop) {
 			return false
 		}
+		t.outSlots.take()
 		var batch []GoTaskMsg
 		select {
 		case batch = <-t.spare:
@@ -165,10 +159,7 @@ func (t *execTask) pump(exec *GoTaskExecutor) {
 
 // releaseOut frees one out slot (the link took a message, or refused it).
 func (t *execTask) releaseOut() {
-	select {
-	case <-t.outSlots:
-	default:
-	}
+	t.outSlots.release()
 }
 
 // forward moves delivered messages from the mailbox into in, returning

@@ -328,6 +328,11 @@ type link struct {
 	asm assembler
 	// rstreams are the receiver's streams by name.
 	rstreams map[string]*recvStream
+	// lastS and lastR are the streams last looked up by name (sstream,
+	// findRStream): consecutive messages mostly belong to one stream, and
+	// a comparison is cheaper than a map lookup per message.
+	lastS *sendStream
+	lastR *recvStream
 	// deliver holds messages for the next Ready.
 	deliver []GoTaskMsg
 	// deliverOut is what the last Ready returned as deliver; its array
@@ -391,14 +396,38 @@ func (l *link) CanSend(stream string) bool {
 	if l.queuedBytes >= l.cfg.QueueBytes {
 		return false
 	}
-	s := l.sstreams[stream]
+	s := l.sstream(stream)
 	return s == nil || s.queued() < l.cfg.TaskQueue
+}
+
+// sstream is l.sstreams[name], through the one-entry cache lastS.
+func (l *link) sstream(name string) *sendStream {
+	if s := l.lastS; s != nil && s.name == name {
+		return s
+	}
+	s := l.sstreams[name]
+	if s != nil {
+		l.lastS = s
+	}
+	return s
+}
+
+// findRStream is l.rstreams[name], through the one-entry cache lastR.
+func (l *link) findRStream(name string) *recvStream {
+	if rs := l.lastR; rs != nil && rs.name == name {
+		return rs
+	}
+	rs := l.rstreams[name]
+	if rs != nil {
+		l.lastR = rs
+	}
+	return rs
 }
 
 // Unacked returns the number of messages of stream queued or in flight and
 // not yet acknowledged by the peer.
 func (l *link) Unacked(stream string) int {
-	s := l.sstreams[stream]
+	s := l.sstream(stream)
 	if s == nil {
 		return 0
 	}
@@ -491,7 +520,7 @@ func (l *link) onTimeout() {
 // TaskCredit (at least 1) has accumulated. Counts beyond what was delivered
 // are ignored.
 func (l *link) Consumed(stream string, n int) {
-	rs := l.rstreams[stream]
+	rs := l.findRStream(stream)
 	if rs == nil || n <= 0 {
 		return
 	}

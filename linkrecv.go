@@ -164,6 +164,7 @@ func (l *link) restart(epoch, base uint64) {
 	l.ringCount, l.ringBytes, l.ringMax = 0, 0, 0
 	l.asm.reset()
 	l.rstreams = make(map[string]*recvStream)
+	l.lastR = nil
 	l.creditQ = nil
 	l.ackOwed = false
 	l.expected = base
@@ -407,7 +408,7 @@ func (a *assembler) reset() {
 
 // rstream returns the receive stream named name, creating it.
 func (l *link) rstream(name string) *recvStream {
-	rs := l.rstreams[name]
+	rs := l.findRStream(name)
 	if rs == nil {
 		rs = &recvStream{name: strings.Clone(name)}
 		l.rstreams[rs.name] = rs

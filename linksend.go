@@ -78,7 +78,7 @@ func (l *link) Send(m GoTaskMsg) error {
 	if !l.CanSend(m.TaskName) {
 		return fmt.Errorf("%w: task %q", errStreamFull, m.TaskName)
 	}
-	s := l.sstreams[m.TaskName]
+	s := l.sstream(m.TaskName)
 	if s == nil {
 		s = &sendStream{name: m.TaskName}
 		l.sstreams[s.name] = s
