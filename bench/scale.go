@@ -38,6 +38,7 @@ type scaleResult struct {
 	HeapRunning float64 `json:"heap_running"` // live heap bytes with every task RUNNING (after GC)
 	RSSBefore   float64 `json:"rss_before_kb"`
 	RSSRunning  float64 `json:"rss_running_kb"`
+	T0          int64   `json:"t0_unix_nano"` // when Run() was called
 	Err         string  `json:"err,omitempty"`
 }
 
@@ -89,7 +90,12 @@ func (b *bench) scaleSection() {
 func (b *bench) runScale(p scalePoint) (scaleResult, error) {
 	per := (p.tasks + p.agents - 1) / p.agents
 	res := fmt.Sprintf("cpus:%g;mem:%g;disk:1000;ports:[31000-32000]", float64(per)*scaleRes["cpus"]+0.1+0.05, float64(per)*scaleRes["mem"]+32+8)
-	c, err := localmesos.Start(localmesos.Config{Agents: p.agents, Resources: res, ExecutorShutdownGrace: 5 * time.Second})
+	tl := newTimeline()
+	cfg := localmesos.Config{Agents: p.agents, Resources: res, ExecutorShutdownGrace: 5 * time.Second, Logf: tl.logf}
+	if dir := os.Getenv("MESOSGOT_BENCH_EXEC_CPUPROFILE"); dir != "" {
+		cfg.ExecutorEnvironment = map[string]string{"MESOSGOT_BENCH_EXEC_CPUPROFILE": dir}
+	}
+	c, err := localmesos.Start(cfg)
 	if err != nil {
 		return scaleResult{}, err
 	}
@@ -118,6 +124,7 @@ func (b *bench) runScale(p scalePoint) (scaleResult, error) {
 	if jerr := json.Unmarshal(lastLine(out), &r); jerr != nil || err != nil || r.Err != "" {
 		return r, fmt.Errorf("scale child: %v %v %s\n%s", err, jerr, r.Err, tail(stderr.String(), 20000))
 	}
+	b.logf("scale %d tasks / %d agents: timeline from Run(): %s", p.tasks, p.agents, tl.summary(time.Unix(0, r.T0)))
 	return r, nil
 }
 
@@ -199,6 +206,7 @@ func runScaleChild(r *scaleResult) error {
 	r.HeapBefore = liveHeap()
 	r.RSSBefore = procStatus("VmRSS")
 	t0 = time.Now()
+	r.T0 = t0.UnixNano()
 	err = s.Run()
 	r.RunSec = time.Since(t0).Seconds()
 	if err != nil {

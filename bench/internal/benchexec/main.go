@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -37,6 +38,15 @@ func main() {
 	if *raw {
 		runRaw()
 		return
+	}
+	if dir := os.Getenv("MESOSGOT_BENCH_EXEC_CPUPROFILE"); dir != "" {
+		// One CPU profile per executor process (merge them with
+		// go tool pprof -top benchexec DIR/*.prof).
+		if f, err := os.Create(fmt.Sprintf("%s/exec-%d.prof", dir, os.Getpid())); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
 	}
 	e := mesosgot.NewGoTaskExecutor(nil)
 	e.RegisterTaskFunc("echo", echoTask)
