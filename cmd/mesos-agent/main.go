@@ -11,6 +11,7 @@
 //	            [-work_dir DIR] [-resources "cpus:4;mem:4096"]
 //	            [-attributes "rack:r1"] [-hostname NAME]
 //	            [-cluster_secret_file FILE]
+//	            [-fetcher_cache_dir DIR] [-fetcher_cache_size BYTES]
 //
 // Flags are Mesos' own; durations take Mesos' form (5secs, 100ms) or Go's
 // (5s). With a -work_dir of its own the agent keeps its ID there and
@@ -53,6 +54,8 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 		noCheck    = fs.Bool("no_sender_check", false, "accept messages whose sender pid names another host than the connection comes from (peers behind NAT)")
 		secretFile = fs.String("cluster_secret_file", "", "file holding the master's cluster secret, if it has one")
 		attributes = fs.String("attributes", "", "the agent's attributes, e.g. \"rack:r1;level:2\"")
+		cacheDir   = fs.String("fetcher_cache_dir", "", "directory of the fetcher cache, cleared at start (default: WORK_DIR/fetch)")
+		cacheSize  = fs.Int64("fetcher_cache_size", localmesos.DefaultFetcherCacheSize, "size of the fetcher cache in bytes")
 		grace      = mesosflag.Duration{D: 3 * time.Second}
 		regTimeout = mesosflag.Duration{D: time.Minute}
 		backoff    = mesosflag.Duration{D: time.Second}
@@ -92,6 +95,8 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 		Port:                        *port,
 		Hostname:                    *hostname,
 		WorkDir:                     *workDir,
+		FetcherCacheDir:             *cacheDir,
+		FetcherCacheSize:            *cacheSize,
 		Resources:                   *resources,
 		Attributes:                  *attributes,
 		ExecutorShutdownGrace:       grace.D,
