@@ -225,12 +225,8 @@ func (exec *GoTaskExecutor) shutdown() {
 // loop is the executor goroutine: it owns the link and the task table.
 func (exec *GoTaskExecutor) loop() {
 	defer close(exec.done)
-	// The link's clock ticks every exec.tick, but while the link is idle
-	// the loop sleeps until its next due event (exectick.go): an executor
-	// waiting for work costs no wakeups, which matters with many executor
-	// processes on few cores.
-	ticker := newExecTicker(exec.tick)
-	defer ticker.stop()
+	ticker := time.NewTicker(exec.tick)
+	defer ticker.Stop()
 	for {
 		select {
 		case <-exec.stop:
@@ -243,12 +239,11 @@ func (exec *GoTaskExecutor) loop() {
 			for _, f := range exec.inbox.drain() {
 				f()
 			}
-		case <-ticker.c():
-			exec.link.Advance(ticker.elapsed())
+		case <-ticker.C:
+			exec.link.Tick()
 			exec.checkScheduler()
 		}
 		exec.flush() // also sends the final status of returned tasks (checkReturned)
-		ticker.next(exec.idleTicks())
 	}
 }
 
