@@ -260,7 +260,7 @@ func TestDriverConfigAddresses(t *testing.T) {
 		assert.Equal(t, "127.0.0.1", cfg.PublishedAddress.String())
 		assert.Equal(t, uint16(40123), cfg.BindingPort)
 		assert.Equal(t, "127.0.0.1", cfg.HostnameOverride, "mesos-go does not resolve the host name for its UPID")
-		assert.Equal(t, fmt.Sprintf("http://127.0.0.1:%d/app-executor", artPort), s.executorURI)
+		assert.Regexp(t, fmt.Sprintf(`^http://127\.0\.0\.1:%d/v[0-9a-f]+-[0-9a-f]+/app-executor$`, artPort), s.executorURI)
 	})
 	t.Run("LIBPROCESS_IP and LIBPROCESS_PORT", func(t *testing.T) {
 		checkNoLeak(t)
