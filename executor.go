@@ -225,8 +225,12 @@ func (exec *GoTaskExecutor) shutdown() {
 // loop is the executor goroutine: it owns the link and the task table.
 func (exec *GoTaskExecutor) loop() {
 	defer close(exec.done)
-	ticker := time.NewTicker(exec.tick)
-	defer ticker.Stop()
+	// The link's clock ticks every exec.tick, but while the link is idle
+	// the loop sleeps until its next due event (exectick.go): an executor
+	// waiting for work costs no wakeups, which matters with many executor
+	// processes on few cores.
+	ticker := newExecTicker(exec.tick)
+	defer ticker.stop()
 	for {
 		select {
 		case <-exec.stop:
@@ -239,11 +243,12 @@ func (exec *GoTaskExecutor) loop() {
 			for _, f := range exec.inbox.drain() {
 				f()
 			}
-		case <-ticker.C:
-			exec.link.Tick()
+		case <-ticker.c():
+			exec.link.Advance(ticker.elapsed())
 			exec.checkScheduler()
 		}
 		exec.flush() // also sends the final status of returned tasks (checkReturned)
+		ticker.next(exec.idleTicks())
 	}
 }
 

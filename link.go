@@ -1,6 +1,9 @@
 package mesosgot
 
-import "errors"
+import (
+	"errors"
+	"math"
+)
 
 // The link: exactly-once, in-order, flow-controlled delivery of GoTaskMsgs
 // over best-effort Mesos framework messages, as a pure state machine in the
@@ -442,6 +445,30 @@ func (l *link) Idle() bool {
 // Silent returns how many ticks have passed since the last frame of the
 // peer's current session arrived (since the link was made, if none has).
 func (l *link) Silent() int64 { return l.now - l.lastHeard }
+
+// IdleTicks returns how many ticks may pass before Tick has anything to
+// do, or 0 if the link is not Idle (its timers need every tick). An idle
+// link's only due event is the heartbeat ping; without heartbeats it
+// returns math.MaxInt64.
+func (l *link) IdleTicks() int64 {
+	if !l.Idle() || l.pingOwed {
+		return 0
+	}
+	hb := int64(l.cfg.HeartbeatTicks)
+	if hb <= 0 {
+		return math.MaxInt64
+	}
+	return max(max(l.lastHeard, l.lastPing)+hb-l.now, 0)
+}
+
+// Advance is n (≥ 1) Ticks at once, for a caller that slept through an
+// idle stretch (IdleTicks).
+func (l *link) Advance(n int64) {
+	if n > 1 {
+		l.now += n - 1
+	}
+	l.Tick()
+}
 
 // Stats returns the link's counters.
 func (l *link) Stats() linkStats { return l.stats }
