@@ -120,6 +120,9 @@ type schedJob struct {
 
 	driverIsGone bool // the driver stopped without the job asking
 
+	stopDroppedIn  int // task messages dropped while the failed job stopped (schedend.go)
+	stopDroppedOut int // app messages dropped while the job stopped
+
 	terminalCount int       // tasks in a terminal state
 	schedinClosed bool      // no task can send any more: schedin was closed early
 	silentSince   time.Time // when schedin was closed early
@@ -173,8 +176,8 @@ func (j *schedJob) loop() {
 	for j.phase != phaseDone {
 		inCh, inHead, evCh, evHead := j.appHeads()
 		var outCh chan GoTaskMsg
-		if j.parked == nil && j.phase < phaseStopping {
-			outCh = j.schedout
+		if j.parked == nil {
+			outCh = j.schedout // while stopping, taken and dropped (stopDrop)
 		}
 		appDone := j.appDone
 		if j.appEnded {
@@ -186,6 +189,10 @@ func (j *schedJob) loop() {
 				f()
 			}
 		case m := <-outCh:
+			if j.phase >= phaseStopping {
+				j.stopDrop(m)
+				break
+			}
 			j.route(m)
 			// take what else the app has sent, so that it goes out together
 		more:
@@ -198,8 +205,7 @@ func (j *schedJob) loop() {
 				}
 			}
 		case inCh <- inHead:
-			it := j.popIn()
-			it.conn.link.Consumed(it.msg.TaskName, 1)
+			j.consumed(j.popIn())
 			j.pushIn()
 		case evCh <- evHead:
 			j.popEv()
@@ -266,8 +272,7 @@ func (j *schedJob) pushIn() {
 	for j.inQ.len() > 0 {
 		select {
 		case j.schedin <- j.inQ.front().msg:
-			it := j.popIn()
-			it.conn.link.Consumed(it.msg.TaskName, 1)
+			j.consumed(j.popIn())
 		default:
 			return
 		}
@@ -430,6 +435,10 @@ func (j *schedJob) flush() {
 				c.link.Consumed(m.TaskName, 1)
 				continue
 			}
+			if j.jobErr != nil && j.phase == phaseStopping {
+				j.stopQueue(c, m)
+				continue
+			}
 			if j.appEnded || j.phase == phaseDone || j.schedinClosed {
 				if j.schedinClosed && !j.appEnded {
 					log.Warningf("mesosgot: message from task %s after it ended dropped (schedin is closed)", m.TaskName)
@@ -538,13 +547,24 @@ func (j *schedJob) taskError(t *schedTask, cause string, executorFailed bool) *J
 	return je
 }
 
+// slaveLost takes the loss of an agent: its tasks are gone (the job does
+// not wait for states of theirs that no one can send any more), and the
+// first of them fails the job.
 func (j *schedJob) slaveLost(agentID string) {
 	j.emit(SlaveLost, agentID)
+	var first *schedTask
 	for _, name := range j.taskOrder {
-		if t := j.tasks[name]; t.agentID == agentID && t.launched && !t.terminal {
-			j.fail(&JobError{TaskName: name, Cause: "agent " + agentID + " lost"})
-			return
+		t := j.tasks[name]
+		if t.agentID != agentID || !t.launched || t.terminal {
+			continue
 		}
+		if first == nil {
+			first = t
+		}
+		j.taskGone(t, "agent "+agentID+" lost")
+	}
+	if first != nil {
+		j.fail(&JobError{TaskName: first.name, Cause: "agent " + agentID + " lost"})
 	}
 }
 
