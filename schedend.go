@@ -115,6 +115,22 @@ func (j *schedJob) stopTasks() {
 	j.backlog = map[string]*schedTask{}
 }
 
+// killAgain asks the (new) master again to kill the tasks being stopped:
+// the kills sent before a re-registration may have gone to a master that
+// died or that did not know the framework.
+func (j *schedJob) killAgain() {
+	if j.phase != phaseStopping {
+		return
+	}
+	for _, name := range j.taskOrder {
+		if t := j.tasks[name]; t.killAsk && !t.terminal {
+			if _, err := j.driver.KillTask(util.NewTaskID(name)); err != nil {
+				log.Warningf("mesosgot: killing task %s again: %v", name, err)
+			}
+		}
+	}
+}
+
 // advance moves between phases when their condition holds.
 func (j *schedJob) advance() {
 	switch j.phase {

@@ -321,8 +321,8 @@ func (j *schedJob) emit(t SchedEventType, data interface{}) {
 	j.evQ.push(evItem{ev: SchedEvent{EventType: t, EventData: data}, barrier: j.enqueued})
 }
 
-func (j *schedJob) registered(frameworkID string) {
-	j.masterBack()
+func (j *schedJob) registered(frameworkID, masterID string) {
+	j.masterBack(masterID)
 	j.frameworkID = frameworkID
 	if j.waitSince.IsZero() {
 		j.waitSince = time.Now()
