@@ -3,9 +3,11 @@ package mesosgot
 import (
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -192,4 +194,55 @@ func TestProcessesStandaloneMasterRestarted(t *testing.T) {
 	}
 	assert.Empty(t, executorProcesses(t, testExecutor(t)), "the new master shut the executors down:\n%s", out)
 	p.stopAgents()
+}
+
+var (
+	localBinOnce sync.Once
+	localBin     string
+)
+
+// mesosLocalBinary builds cmd/mesos-local once per test binary.
+func mesosLocalBinary(t *testing.T) string {
+	testExecutor(t) // makes testExecDir, removed by TestMain
+	localBinOnce.Do(func() { localBin = proctest.Build(t, testExecDir, "mesos-local", "./cmd/mesos-local") })
+	require.NotEmpty(t, localBin, "building mesos-local failed earlier")
+	return localBin
+}
+
+// mesos-local handles SIGINT and SIGTERM itself: with a job's executors
+// running on its agents, the signal makes it shut them down, stop its
+// master and agents, remove its work directory and exit with status 0,
+// like mesos-master and mesos-agent. The job then fails, its master gone.
+func TestProcessesMesosLocalStopsOnSignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			c := proctest.Start(t, mesosLocalBinary(t), "-port=0", "-num_slaves=2", "-resources=cpus:4;mem:4096", "-executor_shutdown_grace_period=1secs")
+			m := c.WaitLine(`mesos-local: master (\S+) \(pid \S+\), 2 agent\(s\), work dir (\S+)`, 60*time.Second)
+			addr, workDir := m[1], m[2]
+			conf := localConf(t, addr)
+			conf.MasterLostTimeout = 2 * time.Second
+			s := NewGoTaskScheduler("", conf, nil)
+			s.SpawnTask("wait", 4, map[string]float64{"cpus": 1.5, "mem": 64}) // two per agent
+			evs := &events{}
+			executors := 0
+			s.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
+				if !untilRunning(4, evs, schedevent) {
+					return
+				}
+				executors = len(executorProcesses(t, testExecutor(t)))
+				c.Signal(sig)
+				drainEvents(evs, schedevent)
+			})
+			jobErr := s.Run()
+			require.NoError(t, c.Wait(60*time.Second), c.Output())
+			assert.Equal(t, 2, executors, "one executor per agent ran")
+			assert.Contains(t, c.Output(), "mesos-local: "+sig.String()+": shutting down")
+			assert.Regexp(t, `mesos-local: done: 1 framework\(s\), 4 task\(s\) launched`, c.Output())
+			assert.Empty(t, executorProcesses(t, testExecutor(t)), "mesos-local shut its executors down")
+			_, err := os.Stat(workDir)
+			assert.True(t, os.IsNotExist(err), "work dir %s removed: %v", workDir, err)
+			require.Error(t, jobErr)
+			assert.Contains(t, jobErr.Error(), "master "+addr+" lost for 2s")
+		})
+	}
 }
