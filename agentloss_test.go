@@ -59,6 +59,7 @@ func TestAgentLossEndsAStreamingJobPromptly(t *testing.T) {
 	s.SpawnTask("seq", len(names), map[string]float64{"cpus": 1.5, "mem": 64}) // two per agent
 	evs := &events{}
 	var lost string
+	var lostAt time.Time
 	s.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
 		if !untilRunning(len(names), evs, schedevent) {
 			return
@@ -66,6 +67,7 @@ func TestAgentLossEndsAStreamingJobPromptly(t *testing.T) {
 		for i := 0; i < 20000; i++ {
 			if i == 2000 {
 				lost = agentOf(t, c, "seq-0")
+				lostAt = time.Now()
 				require.NoError(t, c.RemoveAgentNow(lost))
 			}
 			for _, name := range names {
@@ -88,6 +90,7 @@ func TestAgentLossEndsAStreamingJobPromptly(t *testing.T) {
 		}
 	})
 	err = runWithin(t, s, 2*time.Minute)
+	t.Logf("Run returned %v after the agent's removal (StopGrace %v)", time.Since(lostAt).Round(time.Millisecond), agentLossGrace)
 	require.Error(t, err)
 	t.Logf("error: %v", err)
 	assert.Contains(t, err.Error(), "TASK_LOST")

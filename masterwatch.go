@@ -118,7 +118,7 @@ func (j *schedJob) startMasterProbe() {
 		var held *heldConn
 		defer func() { held.close() }()
 		var gone <-chan struct{}
-		var checked time.Time
+		var checked, heldAt time.Time
 		for first := true; ; first = false {
 			if !first { // the first probe goes at once
 				var recheck <-chan time.Time
@@ -134,6 +134,9 @@ func (j *schedJob) startMasterProbe() {
 				case <-gone: // the master closed the held connection: it may have died
 					held.close()
 					held, gone = nil, nil
+					if time.Since(heldAt) < recheckEvery {
+						continue // a master that closes connections at once: no faster than a probe interval
+					}
 				}
 			}
 			c, err := net.DialTimeout("tcp", addr, every)
@@ -154,7 +157,7 @@ func (j *schedJob) startMasterProbe() {
 				// a new connection, maybe to a new master: hold it, and ask who it is
 				held = holdConn(c)
 				gone = held.gone
-				checked = time.Now()
+				checked, heldAt = time.Now(), time.Now()
 				j.checkIdentity(ctx, addr, max(every, time.Second))
 				continue
 			}
