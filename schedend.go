@@ -6,7 +6,6 @@ import (
 	"time"
 
 	log "github.com/golang/glog"
-	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	util "github.com/mesos/mesos-go/api/v0/mesosutil"
 )
 
@@ -73,17 +72,6 @@ func (j *schedJob) stopDrop(m GoTaskMsg) {
 		log.Warningf("mesosgot: the job is stopping: messages the app sends are dropped (first: to task %q, %d bytes)", m.TaskName, len(m.MessageData))
 	}
 	j.stopDroppedOut++
-}
-
-// taskGone marks t ended without a state from Mesos (its agent is lost):
-// the app gets TaskLost and the job waits no more for it.
-func (j *schedJob) taskGone(t *schedTask, why string) {
-	t.state = mesos.TaskState_TASK_LOST
-	t.terminal = true
-	j.terminalCount++
-	t.pending = nil
-	delete(j.backlog, t.name)
-	j.emit(TaskLost, TaskEvent{TaskName: t.name, AgentID: t.agentID, State: t.state.String(), Message: why})
 }
 
 // appReturned starts the normal end: deliver what the app sent, then stop.
