@@ -137,6 +137,9 @@ func plainPingpong(t *testing.T, p *plainCluster, lostTimeout time.Duration, rou
 		}
 	})
 	err := s.Run()
+	if err == nil {
+		logRetransmits(t, s)
+	}
 	return err, appErr, times, evs
 }
 
@@ -226,16 +229,19 @@ func TestProcessesMesosLocalStopsOnSignal(t *testing.T) {
 			s.SpawnTask("wait", 4, map[string]float64{"cpus": 1.5, "mem": 64}) // two per agent
 			evs := &events{}
 			executors := 0
+			var signalled time.Time
 			s.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
 				if !untilRunning(4, evs, schedevent) {
 					return
 				}
 				executors = len(executorProcesses(t, testExecutor(t)))
+				signalled = time.Now()
 				c.Signal(sig)
 				drainEvents(evs, schedevent)
 			})
 			jobErr := s.Run()
 			require.NoError(t, c.Wait(60*time.Second), c.Output())
+			t.Logf("%v -> mesos-local exited %v later", sig, time.Since(signalled).Round(time.Millisecond))
 			assert.Equal(t, 2, executors, "one executor per agent ran")
 			assert.Contains(t, c.Output(), "mesos-local: "+sig.String()+": shutting down")
 			assert.Regexp(t, `mesos-local: done: 1 framework\(s\), 4 task\(s\) launched`, c.Output())
