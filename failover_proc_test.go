@@ -205,10 +205,16 @@ func clockAt(t *testing.T, hms string, near time.Time) time.Time {
 	return at
 }
 
-// reregisteredAgents counts the "agent ... re-registered" lines of master p.
+// reregisteredAgents counts the agents that master p says re-registered
+// (an agent may re-register more than once: it repeats its message until
+// the master answers).
 func reregisteredAgents(p *proctest.Proc) int {
-	rereg := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d\.\d\d\d agent \S+ re-registered from slave`) // the master's own log lines
-	return len(rereg.FindAllString(p.Output(), -1))
+	rereg := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d\.\d\d\d agent (\S+) re-registered from slave`) // the master's own log lines
+	ids := map[string]bool{}
+	for _, m := range rereg.FindAllStringSubmatch(p.Output(), -1) {
+		ids[m[1]] = true
+	}
+	return len(ids)
 }
 
 // killLeader kills master i as failover f of x: the kill is noted by the
