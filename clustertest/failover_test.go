@@ -31,15 +31,18 @@ func haSessionTimeout() string {
 	return "2secs"
 }
 
-// haMessages is the messages per worker of the failover job: 100,000, or
-// MESOSGOT_HA_ROUNDS.
+// haMessages is the messages per worker of the failover job: 200,000 (the
+// exchange must outlast the failover: about 140,000 pongs a second flow
+// between these hosts on a 2-core machine, and the data keeps flowing while
+// the master is away), or MESOSGOT_HA_ROUNDS (raise it with
+// MESOSGOT_HA_ZK_SESSION_TIMEOUT).
 func haMessages(t *testing.T) int {
 	if v := os.Getenv("MESOSGOT_HA_ROUNDS"); v != "" {
 		n, err := strconv.Atoi(v)
 		require.NoError(t, err, "MESOSGOT_HA_ROUNDS")
 		return n
 	}
-	return 100000
+	return 200000
 }
 
 // haHosts is ZooKeeper, two masters, two agents and the scheduler, each on
@@ -137,7 +140,7 @@ func (c *haHosts) dump(sched *netns.Proc) string {
 	for i, p := range c.agentProcs {
 		fmt.Fprintf(&b, "agent%d:\n%s\n", i+1, tail(p.Output(), 15))
 	}
-	b.WriteString(glogTail(c.schedTmp, 30))
+	b.WriteString(glogTail(c.schedTmp, 40))
 	return b.String()
 }
 
@@ -194,7 +197,7 @@ func loggedAt(out string, re string, near time.Time) time.Time {
 // TestFailoverAcrossHosts runs ZooKeeper, two masters, two agents and the
 // scheduler each on a host (network namespace) of its own; the scheduler
 // gets only -master=zk://<ZooKeeper's host>:2181/mesos and -executor. The
-// pingpong job (4 workers x 100,000 messages) runs; mid-exchange the
+// pingpong job (4 workers x 200,000 messages) runs; mid-exchange the
 // leading master is killed with -9; the standby is elected, the agents and
 // the framework re-register with it across the hosts' network, and the
 // job completes with every message once and in order. Every address used
