@@ -30,7 +30,7 @@ type haFailover struct {
 	inFlight          int       // pings unanswered at the kill
 	echoesAtKill      int
 	echoesBeforeRereg int           // echoes between the kill and Reregistered
-	pause             time.Duration // longest pause between echoes after the kill (until the next kill)
+	pause             time.Duration // longest pause between echoes after the kill (until the next kill; waits at holds excluded)
 	pauseEnd          time.Time
 	killMark          []int // pings sent per task at the kill
 	reregMark         []int // pings sent per task at Reregistered
@@ -214,6 +214,10 @@ func (x *haExchange) run(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, sc
 				return
 			}
 		case <-resume:
+			// the wait at the hold is the test's, not a pause in delivery
+			x.mu.Lock()
+			x.lastEcho = time.Now()
+			x.mu.Unlock()
 		case <-x.quit:
 			x.fail(fmt.Errorf("aborted by the test after %d of %d echoes", echoes, total))
 			return

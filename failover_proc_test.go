@@ -234,11 +234,15 @@ func (h *haCluster) killLeader(x *haExchange, f, i int) {
 // times and the retransmissions.
 func TestProcessesSurviveLeadingMasterKill(t *testing.T) {
 	h := startHACluster(t, 2, 2, haSessionTimeout())
-	x := newHAExchange(haTasks, haRounds(t, 100000), haWindow, 1, []haHold{{Signal: 1.0 / 3, Stall: 0.9}})
+	// the last 5% wait for the re-registration, however long the
+	// session timeout: the failover always happens mid-exchange
+	x := newHAExchange(haTasks, haRounds(t, 100000), haWindow, 1, []haHold{{Signal: 1.0 / 3, Stall: 0.5}, {Signal: 0.95, Stall: 0.95}})
 	j := startHAJob(t, h, x)
 	j.await(t, x.reached[0], 5*time.Minute, "a third of the echoes")
 	h.killLeader(x, 0, 0)
 	close(x.resume[0])
+	j.await(t, x.reregistered[0], 2*time.Minute, "re-registration with the standby")
+	close(x.resume[1])
 	j.wait(t, 10*time.Minute)
 
 	f := x.failover(0)
@@ -276,8 +280,14 @@ func TestProcessesIgnoreStandbyMasterKill(t *testing.T) {
 // Reregistered pairs, every message once and in order.
 func TestProcessesSurviveTwoFailoversWithRestartedMaster(t *testing.T) {
 	h := startHACluster(t, 2, 2, haSessionTimeout())
-	x := newHAExchange(haTasks, haRounds(t, 100000), haWindow, 2,
-		[]haHold{{Signal: 0.2, Stall: 0.5}, {Signal: 0.5, Stall: 0.9}})
+	// each kill lands mid-exchange, and the exchange waits where it must
+	// for the re-registrations and the restart, however long they take
+	x := newHAExchange(haTasks, haRounds(t, 100000), haWindow, 2, []haHold{
+		{Signal: 0.2, Stall: 0.3},   // first kill
+		{Signal: 0.3, Stall: 0.45},  // re-registered, killed master restarted
+		{Signal: 0.5, Stall: 0.6},   // second kill
+		{Signal: 0.95, Stall: 0.95}, // re-registered again
+	})
 	j := startHAJob(t, h, x)
 	j.await(t, x.reached[0], 5*time.Minute, "a fifth of the echoes")
 	h.killLeader(x, 0, 0)
@@ -285,10 +295,13 @@ func TestProcessesSurviveTwoFailoversWithRestartedMaster(t *testing.T) {
 
 	j.await(t, x.reregistered[0], 2*time.Minute, "re-registration with the standby")
 	restarted := h.startMaster() // joins as a standby: masters[1] leads
-	j.await(t, x.reached[1], 5*time.Minute, "half of the echoes")
+	close(x.resume[1])
+	j.await(t, x.reached[2], 5*time.Minute, "half of the echoes")
 	require.NotContains(t, h.masters[restarted].Output(), "elected as the leading master", "the restarted master must not lead while the other one lives")
 	h.killLeader(x, 1, 1)
-	close(x.resume[1])
+	close(x.resume[2])
+	j.await(t, x.reregistered[1], 2*time.Minute, "re-registration with the restarted master")
+	close(x.resume[3])
 	j.wait(t, 10*time.Minute)
 
 	for i, leader := range []int{1, restarted} {
