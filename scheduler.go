@@ -81,6 +81,8 @@ type GoTaskScheduler struct {
 	mon *monitor
 	// reconTiming is the backoff of reconciliation after re-registration.
 	reconTiming reconcileTiming
+	// reconciledTasks counts tasks whose state a reconciliation brought (for tests).
+	reconciledTasks atomic.Int64
 	// masterPoke wakes the master probe on a network error toward the master.
 	masterPoke chan struct{}
 	// probeMaster is set once a driver built from DriverConfig made its
