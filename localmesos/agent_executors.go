@@ -94,6 +94,8 @@ func (a *agent) reregisterExecutor(from *upid.UPID, msg *mesos.ReregisterExecuto
 		a.send(from, &mesos.ExecutorReregisteredMessage{SlaveId: a.slaveID(), SlaveInfo: a.info})
 		return
 	}
+	log.Warningf("localmesos: agent %s: shutting down re-registering executor %q of framework %q at %s: not one it is recovering",
+		a.id, msg.GetExecutorId().GetValue(), msg.GetFrameworkId().GetValue(), from)
 	a.send(from, &mesos.ShutdownExecutorMessage{ExecutorId: msg.ExecutorId, FrameworkId: msg.FrameworkId})
 }
 
