@@ -110,6 +110,7 @@ type updateStream struct {
 	pending   []*mesos.StatusUpdate
 	backoff   time.Duration
 	stopRetry func()
+	ckptPath  string // the checkpointed stream (task.updates), if any
 }
 
 // newAgent starts agent process slave(n); it registers once

@@ -242,20 +242,22 @@ func (a *agent) taskExecutor(fid, tid string) *executor {
 	return nil
 }
 
-// checkpointUpdate appends status update u to its task's stream.
-func (a *agent) checkpointUpdate(u *mesos.StatusUpdate) {
-	tid := u.GetStatus().GetTaskId().GetValue()
-	if ex := a.taskExecutor(u.GetFrameworkId().GetValue(), tid); ex != nil {
-		a.ckpt(appendRecord(filepath.Join(a.taskMeta(ex, tid), taskUpdatesFile),
-			&mesos.StatusUpdateRecord{Type: mesos.StatusUpdateRecord_UPDATE.Enum(), Update: u}))
+// checkpointUpdate appends status update u to its task's stream s.
+func (a *agent) checkpointUpdate(s *updateStream, u *mesos.StatusUpdate) {
+	if s.ckptPath == "" {
+		tid := u.GetStatus().GetTaskId().GetValue()
+		if ex := a.taskExecutor(u.GetFrameworkId().GetValue(), tid); ex != nil {
+			s.ckptPath = filepath.Join(a.taskMeta(ex, tid), taskUpdatesFile)
+		}
+	}
+	if s.ckptPath != "" && a.checkpoints() {
+		a.ckpt(appendRecord(s.ckptPath, &mesos.StatusUpdateRecord{Type: mesos.StatusUpdateRecord_UPDATE.Enum(), Update: u}))
 	}
 }
 
-// checkpointAck appends the acknowledgement of update uuid to its task's
-// stream.
-func (a *agent) checkpointAck(fid, tid string, uuid []byte) {
-	if ex := a.taskExecutor(fid, tid); ex != nil {
-		a.ckpt(appendRecord(filepath.Join(a.taskMeta(ex, tid), taskUpdatesFile),
-			&mesos.StatusUpdateRecord{Type: mesos.StatusUpdateRecord_ACK.Enum(), Uuid: uuid}))
+// checkpointAck appends the acknowledgement of update uuid to stream s.
+func (a *agent) checkpointAck(s *updateStream, uuid []byte) {
+	if s.ckptPath != "" && a.checkpoints() {
+		a.ckpt(appendRecord(s.ckptPath, &mesos.StatusUpdateRecord{Type: mesos.StatusUpdateRecord_ACK.Enum(), Uuid: uuid}))
 	}
 }

@@ -415,8 +415,9 @@ func (a *agent) readExecutor(fw *agentFramework, eid string, st *recoveredState)
 		seen:      map[string]bool{},
 	}
 	run := a.runMeta(ex)
+	completed := false
 	if _, err := os.Stat(filepath.Join(run, executorSentinel)); err == nil {
-		return nil, nil // completed before the restart
+		completed = true // ended before the restart: only its unacknowledged updates are left
 	}
 	if b, err := os.ReadFile(filepath.Join(run, forkedPIDFile)); err == nil {
 		if ex.osPid, err = strconv.Atoi(string(bytes.TrimSpace(b))); err != nil {
@@ -427,6 +428,9 @@ func (a *agent) readExecutor(fw *agentFramework, eid string, st *recoveredState)
 	}
 	// else: the agent died before it started the executor (no process to
 	// watch: its tasks end at once).
+	if completed {
+		ex.osPid = 0
+	}
 	if b, err := os.ReadFile(filepath.Join(run, libprocessPIDFile)); err == nil {
 		p, err := upid.Parse(string(bytes.TrimSpace(b)))
 		if err != nil {
@@ -447,6 +451,9 @@ func (a *agent) readExecutor(fw *agentFramework, eid string, st *recoveredState)
 			}
 			log.Warningf("localmesos: agent %s: recovery: %v; skipped", a.id, err)
 		}
+	}
+	if completed {
+		return nil, nil
 	}
 	return ex, nil
 }
@@ -489,7 +496,8 @@ func (a *agent) readTask(ex *executor, tid string, st *recoveredState) error {
 	}
 	ex.tasks[tid] = t
 	if len(pending) > 0 {
-		st.streams[ex.fwID+"/"+tid] = &updateStream{pending: pending, backoff: a.c.cfg.StatusUpdateRetry}
+		st.streams[ex.fwID+"/"+tid] = &updateStream{pending: pending, backoff: a.c.cfg.StatusUpdateRetry,
+			ckptPath: filepath.Join(dir, taskUpdatesFile)}
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func (a *agent) statusUpdateAck(from *upid.UPID, msg *mesos.StatusUpdateAcknowle
 	if s.stopRetry != nil {
 		s.stopRetry()
 	}
-	a.checkpointAck(msg.GetFrameworkId().GetValue(), msg.GetTaskId().GetValue(), msg.GetUuid())
+	a.checkpointAck(s, msg.GetUuid())
 	s.pending = s.pending[1:]
 	s.backoff = a.c.cfg.StatusUpdateRetry
 	if len(s.pending) > 0 {
@@ -135,7 +135,7 @@ func (a *agent) enqueue(u *mesos.StatusUpdate) {
 		a.streams[key] = s
 	}
 	s.pending = append(s.pending, u)
-	a.checkpointUpdate(u)
+	a.checkpointUpdate(s, u)
 	if len(s.pending) == 1 {
 		a.forward(key, s)
 	}

@@ -2,6 +2,7 @@ package localmesos
 
 import (
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -224,4 +225,33 @@ func TestAgentRecoveryFlagsChecked(t *testing.T) {
 	assert.ErrorContains(t, err, `recover "keep"`)
 	_, err = StartAgent(AgentConfig{Master: "127.0.0.1:5050", ExecutorReregistrationTimeout: time.Hour})
 	assert.ErrorContains(t, err, "expected not more than 15mins")
+}
+
+// An executor that ended before the agent died leaves its run completed
+// (executor.sentinel): it is not recovered, but the updates of its tasks
+// the scheduler had not acknowledged are sent again.
+func TestAgentRecoveryResendsUpdatesOfEndedExecutor(t *testing.T) {
+	t.Parallel()
+	r := startRecoveryRig(t, true)
+	require.NoError(t, r.a1.c.PartitionAgent(r.id))
+	signalGroup(r.pgid, syscall.SIGKILL)
+	a := r.a1.a
+	require.Eventually(t, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for key, s := range a.streams {
+			if strings.HasSuffix(key, "/t") && s.pending[len(s.pending)-1].GetStatus().GetState() == mesos.TaskState_TASK_FAILED {
+				return true
+			}
+		}
+		return false
+	}, waitTimeout, 10*time.Millisecond, "the agent reports the task failed (to a master it cannot reach)")
+	a.crash()
+
+	a2 := r.restart(t, AgentConfig{})
+	waitRegistered(t, a2)
+	st := waitState(t, r.s, "t", mesos.TaskState_TASK_FAILED)
+	assert.Equal(t, mesos.TaskStatus_REASON_EXECUTOR_TERMINATED, st.GetReason())
+	assert.Equal(t, "Executor terminated with signal Killed", st.GetMessage())
+	assert.Empty(t, a2.Executors(), "the ended executor is not recovered")
 }
