@@ -116,34 +116,39 @@ func (a *recoveryAgent) executorLogs() string {
 	return b.String()
 }
 
-// recoveryTimes are the moments of an agent restart as the test saw them.
-type recoveryTimes struct {
-	mu         sync.Mutex
-	kill       time.Time
-	firstAgain time.Time // first message from a task of the restarted agent after the kill
+// recoveryRun is what the test saw of a job across an agent restart.
+type recoveryRun struct {
+	mu        sync.Mutex
+	kill      time.Time   // when the fault began
+	fromVictm []time.Time // deliveries from the victim agent's tasks since the kill
+	victim    []string    // the tasks on the victim agent
 }
 
-func (r *recoveryTimes) set(p *time.Time) {
+// firstAfter returns the first delivery from the victim's tasks after t.
+func (r *recoveryRun) firstAfter(t time.Time) time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p.IsZero() {
-		*p = time.Now()
+	for _, d := range r.fromVictm {
+		if d.After(t) {
+			return d
+		}
 	}
+	return time.Time{}
 }
 
 // recoveryPingpong runs four seq tasks (two per agent) for rounds rounds,
 // every message checked in order; at round at it calls fault in a goroutine
 // of its own, so that the fault strikes while the round's messages are in
-// flight. It returns the job's error, an app-side error, the moments seen
-// and the tasks the agent victim runs.
-func recoveryPingpong(t *testing.T, rc *recoveryCluster, checkpoint bool, rounds, at, victim int, fault func()) (error, error, *recoveryTimes, *GoTaskScheduler) {
+// flight. It returns the job's error, an app-side error, what it saw of
+// the victim agent's tasks, and the scheduler.
+func recoveryPingpong(t *testing.T, rc *recoveryCluster, checkpoint bool, rounds, at, victim int, fault func()) (error, error, *recoveryRun, *GoTaskScheduler) {
 	conf := localConf(t, rc.master)
 	conf.Checkpoint = checkpoint
 	conf.ExecutorArgs = []string{"-logtostderr"} // its log in the sandbox's stderr, shown when the test fails
 	s := NewGoTaskScheduler("", conf, nil)
 	names := []string{"seq-0", "seq-1", "seq-2", "seq-3"}
 	s.SpawnTask("seq", len(names), map[string]float64{"cpus": 1.5, "mem": 64})
-	times := &recoveryTimes{}
+	run := &recoveryRun{}
 	var appErr error
 	faultDone := make(chan struct{})
 	s.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
@@ -157,12 +162,19 @@ func recoveryPingpong(t *testing.T, rc *recoveryCluster, checkpoint bool, rounds
 			if ev.EventType == TaskRunning {
 				te := ev.EventData.(TaskEvent)
 				onVictim[te.TaskName] = te.AgentID == rc.agents[victim].id
+				if onVictim[te.TaskName] {
+					run.mu.Lock()
+					run.victim = append(run.victim, te.TaskName)
+					run.mu.Unlock()
+				}
 				running++
 			}
 		}
 		for i := 0; i < rounds; i++ {
 			if i == at {
-				times.set(&times.kill)
+				run.mu.Lock()
+				run.kill = time.Now()
+				run.mu.Unlock()
 				go func() { defer close(faultDone); fault() }()
 			}
 			for _, name := range names {
@@ -181,7 +193,9 @@ func recoveryPingpong(t *testing.T, rc *recoveryCluster, checkpoint bool, rounds
 					}
 					got++
 					if i >= at && onVictim[m.TaskName] {
-						times.set(&times.firstAgain)
+						run.mu.Lock()
+						run.fromVictm = append(run.fromVictm, time.Now())
+						run.mu.Unlock()
 					}
 				case _, ok := <-schedevent:
 					if !ok {
@@ -198,7 +212,7 @@ func recoveryPingpong(t *testing.T, rc *recoveryCluster, checkpoint bool, rounds
 		<-faultDone
 	}
 	t.Logf("%d rounds x %d tasks in %v", rounds, len(names), time.Since(start).Round(time.Millisecond))
-	return err, appErr, times, s
+	return err, appErr, run, s
 }
 
 // agentLogTime returns when agent process p logged a line matching re (its
@@ -222,24 +236,29 @@ func TestProcessesSurviveAgentRestart(t *testing.T) {
 	rc := startRecoveryCluster(t)
 	rounds := haRounds(t, 2000)
 	victim := 1
-	jobErr, appErr, times, s := recoveryPingpong(t, rc, true, rounds, rounds/3, victim, func() { rc.restart(victim) })
+	jobErr, appErr, run, s := recoveryPingpong(t, rc, true, rounds, rounds/3, victim, func() { rc.restart(victim) })
 	a := rc.agents[victim]
 	require.NoError(t, jobErr, "restarted agent's output:\n%s\nits executors' logs:\n%s", a.proc.Output(), a.executorLogs())
 	require.NoError(t, appErr)
 	out := a.proc.Output()
 	assert.Regexp(t, `recovered 1 executor\(s\)`, out)
 	assert.Regexp(t, `executor \S+ of framework \S+ re-registered from executor`, out)
-	rereg := agentLogTime(t, a.proc, `agent `+regexp.QuoteMeta(a.id)+` re-registered with master`, times.kill)
-	reconnected := agentLogTime(t, a.proc, `re-registered from executor`, times.kill)
+	rereg := agentLogTime(t, a.proc, `agent `+regexp.QuoteMeta(a.id)+` re-registered with master`, run.kill)
+	reconnected := agentLogTime(t, a.proc, `re-registered from executor`, run.kill)
 	assert.False(t, rereg.IsZero(), "the restarted agent re-registered:\n%s", out)
 	since := func(x time.Time) string {
 		if x.IsZero() {
 			return "never"
 		}
-		return x.Sub(times.kill).Round(time.Millisecond).String()
+		return x.Sub(run.kill).Round(time.Millisecond).String()
 	}
-	t.Logf("kill -9 -> agent restarted %s -> executor re-registered %s -> agent re-registered %s -> first message from the restarted agent's tasks %s",
-		since(a.restarted), since(reconnected), since(rereg), since(times.firstAgain))
+	t.Logf("kill -9 -> agent restarted %s -> executor re-registered %s -> agent re-registered %s -> first message from its tasks after that %s",
+		since(a.restarted), since(reconnected), since(rereg), since(run.firstAfter(rereg)))
+	for _, line := range strings.Split(out, "\n") {
+		if regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d\d\d .*(recover|re-regist|reconnect)`).MatchString(line) {
+			t.Logf("restarted agent: %s", line)
+		}
+	}
 	logRetransmits(t, s)
 }
 
@@ -249,13 +268,14 @@ func TestProcessesSurviveAgentRestart(t *testing.T) {
 func TestProcessesAgentRestartWithoutCheckpointFailsJob(t *testing.T) {
 	rc := startRecoveryCluster(t)
 	victim := 1
-	jobErr, _, _, _ := recoveryPingpong(t, rc, false, 1000000, 200, victim, func() { rc.restart(victim) })
+	jobErr, _, run, _ := recoveryPingpong(t, rc, false, 1000000, 200, victim, func() { rc.restart(victim) })
 	require.Error(t, jobErr)
 	t.Logf("job error: %v", jobErr)
+	require.Len(t, run.victim, 2)
 	named := false
-	for _, n := range []string{"seq-0", "seq-1", "seq-2", "seq-3"} {
-		named = named || strings.Contains(jobErr.Error(), n)
+	for _, n := range run.victim {
+		named = named || strings.Contains(jobErr.Error(), "task "+n+": TASK_LOST")
 	}
-	assert.True(t, named, "the error names a lost task: %v", jobErr)
-	assert.Contains(t, jobErr.Error(), "LOST")
+	assert.True(t, named, "the error names a lost task of the restarted agent (%v): %v", run.victim, jobErr)
+	assert.Contains(t, rc.agents[victim].proc.Output(), "re-registered with master", "the restarted agent re-registered")
 }
