@@ -255,3 +255,37 @@ func TestAgentRecoveryResendsUpdatesOfEndedExecutor(t *testing.T) {
 	assert.Equal(t, "Executor terminated with signal Killed", st.GetMessage())
 	assert.Empty(t, a2.Executors(), "the ended executor is not recovered")
 }
+
+// A task the agent had not yet handed to its executor when it died is
+// unknown to the re-registering executor: TASK_LOST, REASON_SLAVE_RESTARTED.
+func TestAgentRecoveryLosesTaskNotDeliveredBeforeRestart(t *testing.T) {
+	t.Parallel()
+	r := startRecoveryRig(t, true)
+	a := r.a1.a
+	a.mu.Lock()
+	for _, fw := range a.frameworks {
+		fw.executors["e"].state = execStarted // the next task waits in the queue, as for an executor not yet registered
+	}
+	a.mu.Unlock()
+	o := recvUntil(t, r.s.offers, "an offer with room for t2", func(o *mesos.Offer) bool { return o.GetSlaveId().GetValue() == r.id })
+	_, err := r.d.LaunchTasks([]*mesos.OfferID{o.Id}, []*mesos.TaskInfo{newTask("t2", o, testExecutorInfo("e"), "run")}, noRefuse())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, fw := range a.frameworks {
+			if len(fw.executors["e"].queued) == 1 {
+				return true
+			}
+		}
+		return false
+	}, waitTimeout, 10*time.Millisecond, "t2 reaches the agent")
+	a.crash()
+
+	a2 := r.restart(t, AgentConfig{})
+	waitRegistered(t, a2)
+	st := waitState(t, r.s, "t2", mesos.TaskState_TASK_LOST)
+	assert.Equal(t, mesos.TaskStatus_REASON_SLAVE_RESTARTED, st.GetReason())
+	assert.Equal(t, "Task launched during agent restart", st.GetMessage())
+	r.echo(t, "t still runs")
+}
