@@ -2,6 +2,7 @@ package mesosgot
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -94,7 +95,15 @@ func (rc *recoveryCluster) restart(i int) {
 	a := rc.agents[i]
 	rc.noteExecutors(a)
 	require.NoError(rc.t, syscall.Kill(a.proc.Pid(), syscall.SIGKILL))
-	_ = a.proc.Wait(10 * time.Second) // the port is free once it is gone
+	_ = a.proc.Wait(10 * time.Second)
+	// The port is free once nothing holds the dead agent's socket.
+	require.Eventually(rc.t, func() bool {
+		ln, err := net.Listen("tcp4", "127.0.0.1:"+a.port)
+		if err == nil {
+			ln.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 5*time.Millisecond, "port %s free again", a.port)
 	a.proc = proctest.Start(rc.t, rc.agentBin, append(a.args, "-port="+a.port)...)
 	a.restarted = time.Now()
 }

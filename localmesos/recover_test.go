@@ -86,12 +86,27 @@ func startRecoveryRig(t *testing.T, checkpoint bool) *recoveryRig {
 	return r
 }
 
-// restart starts the agent again on the same work directory and port.
+// restart starts the agent again on the same work directory and port. The
+// crashed agent's listening socket can outlive its Close for a moment here
+// (a child being forked by a parallel test holds a copy until it execs), so
+// a bind that fails is tried again, for a few seconds.
 func (r *recoveryRig) restart(t *testing.T, cfg AgentConfig) *Agent {
 	t.Helper()
 	cfg.Master, cfg.WorkDir, cfg.Port = r.m.Addr(), r.dir, r.port
-	a2 := startTestAgent(t, cfg)
-	return a2
+	cfg.RegistrationBackoffFactor = testBackoff
+	cfg.Logf = testLogf(t, "agent 2")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a2, err := StartAgent(cfg)
+		if err == nil {
+			t.Cleanup(func() { require.NoError(t, a2.Close()) })
+			return a2
+		}
+		if !strings.Contains(err.Error(), "address already in use") || time.Now().After(deadline) { // mesos-go does not wrap the error
+			require.NoError(t, err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling for the port, bounded by the deadline
+	}
 }
 
 func (r *recoveryRig) echo(t *testing.T, msg string) {
