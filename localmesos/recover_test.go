@@ -2,6 +2,8 @@ package localmesos
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -303,4 +305,27 @@ func TestAgentRecoveryLosesTaskNotDeliveredBeforeRestart(t *testing.T) {
 	assert.Equal(t, mesos.TaskStatus_REASON_SLAVE_RESTARTED, st.GetReason())
 	assert.Equal(t, "Task launched during agent restart", st.GetMessage())
 	r.echo(t, "t still runs")
+}
+
+// A damaged checkpoint fails the restart unless recovery is not strict
+// (Mesos' --strict), which recovers what it can.
+func TestAgentRecoveryStrict(t *testing.T) {
+	t.Parallel()
+	r := startRecoveryRig(t, true)
+	r.a1.a.crash()
+	infos, err := filepath.Glob(filepath.Join(r.dir, "meta", "slaves", r.id, "frameworks", "*", "executors", "e", "executor.info"))
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	require.NoError(t, os.WriteFile(infos[0], []byte("\xff\xff not a protobuf"), 0o644))
+
+	_, err = StartAgent(AgentConfig{Master: r.m.Addr(), WorkDir: r.dir, Port: r.port})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "executor.info")
+	assert.Contains(t, err.Error(), "-strict=false")
+
+	a2 := r.restart(t, AgentConfig{NonStrictRecovery: true})
+	waitRegistered(t, a2)
+	assert.Empty(t, a2.Executors(), "the damaged executor is skipped")
+	st := waitState(t, r.s, "t", mesos.TaskState_TASK_LOST)
+	assert.Equal(t, mesos.TaskStatus_REASON_RECONCILIATION, st.GetReason())
 }
