@@ -86,7 +86,7 @@ func (a *agent) recover() ([]<-chan struct{}, error) {
 	start := time.Now()
 	st, err := a.readCheckpoints()
 	if err != nil {
-		return nil, fmt.Errorf("localmesos: agent %s: recovering from %s: %w (start with -strict=false to recover what can be, or remove %s to start as a new agent)",
+		return nil, fmt.Errorf("localmesos: agent %s: recovering from %s: %w (recover what can be with mesos-agent -strict=false, AgentConfig.NonStrictRecovery, or remove %s to start as a new agent)",
 			a.id, a.metaDir(), err, a.opts.idFile)
 	}
 	a.runs = max(a.runs, st.maxRun)
