@@ -278,8 +278,11 @@ func TestProcessesAgentRestartWithoutCheckpointFailsJob(t *testing.T) {
 	rc := startRecoveryCluster(t)
 	victim := 1
 	jobErr, _, run, _ := recoveryPingpong(t, rc, false, 1000000, 200, victim, func() { rc.restart(victim) })
+	failed := time.Now()
 	require.Error(t, jobErr)
-	t.Logf("job error: %v", jobErr)
+	run.mu.Lock()
+	t.Logf("kill -9 -> job failed %v: %v", failed.Sub(run.kill).Round(time.Millisecond), jobErr)
+	run.mu.Unlock()
 	require.Len(t, run.victim, 2)
 	named := false
 	for _, n := range run.victim {
