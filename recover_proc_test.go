@@ -2,6 +2,7 @@ package mesosgot
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -58,12 +59,35 @@ func startRecoveryCluster(t *testing.T) *recoveryCluster {
 			"-work_dir=" + filepath.Join(t.TempDir(), "agent"), "-resources=cpus:4;mem:4096",
 			"-registration_backoff_factor=100ms", "-executor_shutdown_grace_period=1secs",
 			"-recovery_timeout=30secs", "-executor_reregistration_timeout=" + recoveryReregTimeout}}
-		ra.proc = proctest.Start(t, agentBin, append(ra.args, "-port=0")...)
-		ra.port = ra.proc.WaitLine(`mesos-agent: slave\(1\)@127\.0\.0\.1:(\d+) registering`, 60*time.Second)[1]
+		ra.port = strconv.Itoa(fixedPort(t))
+		ra.proc = proctest.Start(t, agentBin, append(ra.args, "-port="+ra.port)...)
 		ra.id = ra.proc.WaitLine(`registered with master \S+ as (\S+)`, 60*time.Second)[1]
 		rc.agents = append(rc.agents, ra)
 	}
 	return rc
+}
+
+// fixedPort returns a port free now below the kernel's ephemeral range, as
+// an agent's 5051 is: no outgoing connection takes it while the agent is
+// down between its kill and its restart.
+func fixedPort(t *testing.T) int {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				low = n
+			}
+		}
+	}
+	for i := 0; i < 100; i++ {
+		port := 10000 + rand.IntN(low-10000)
+		if ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			ln.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }
 
 var executorStarted = regexp.MustCompile(`executor \S+ of framework \S+ started on agent .*\(pid (\d+),`)
