@@ -44,6 +44,7 @@ func startPlainCluster(t *testing.T, nAgents int) *plainCluster {
 	for i := 0; i < nAgents; i++ {
 		a := proctest.Start(t, agentBin, "-ip=127.0.0.1", "-port=0", "-master="+p.addr, "-work_dir="+filepath.Join(t.TempDir(), "agent"),
 			"-resources=cpus:4;mem:4096", "-registration_backoff_factor=100ms", "-executor_shutdown_grace_period=1secs")
+		reapExecutors(t, a)
 		a.WaitLine(`registered with master`, 60*time.Second)
 		p.agents = append(p.agents, a)
 	}
