@@ -13,6 +13,7 @@ import (
 	log "github.com/golang/glog"
 	"github.com/mesos/mesos-go/api/v0/auth"
 	"github.com/mesos/mesos-go/api/v0/auth/sasl"
+	"github.com/mesos/mesos-go/api/v0/detector"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	sched "github.com/mesos/mesos-go/api/v0/scheduler"
 
@@ -52,6 +53,8 @@ type GoTaskScheduler struct {
 	startFailReason string
 
 	// the driver's messenger (see jobMessenger)
+	detMu           sync.Mutex
+	dets            []detector.Master // master detectors of drivers built from DriverConfig (detectorstop.go)
 	msgrMu          sync.Mutex
 	msgr            *jobMessenger // the messenger of the last driver built from DriverConfig
 	masterErr       string        // the error message the master sent, if any
@@ -79,11 +82,19 @@ type GoTaskScheduler struct {
 	mon *monitor
 	// reconTiming is the backoff of reconciliation after re-registration.
 	reconTiming reconcileTiming
+	// reconciledTasks counts tasks whose state a reconciliation brought (for tests).
+	reconciledTasks atomic.Int64
 	// masterPoke wakes the master probe on a network error toward the master.
 	masterPoke chan struct{}
 	// probeMaster is set once a driver built from DriverConfig made its
 	// messenger: only then is there a real master to probe.
 	probeMaster atomic.Bool
+	// watchedMsgr is the driver's messenger (a messenger.Messenger) once
+	// the master watch wrapped it (masterwatch.go).
+	watchedMsgr atomic.Value
+	// masterRecheck asks the master probe to read the master's /state on
+	// each probe: a restarted master is waited on (masterrestart.go).
+	masterRecheck atomic.Bool
 
 	// sigMu guards signal, the first signal that interrupted Run (signals.go).
 	sigMu  sync.Mutex
@@ -268,7 +279,7 @@ func (sched *GoTaskScheduler) Registered(driver sched.SchedulerDriver, framework
 			j.masterReregistered(masterInfo.GetId())
 			return
 		}
-		j.registered(frameworkId.GetValue())
+		j.registered(frameworkId.GetValue(), masterInfo.GetId())
 	})
 }
 
