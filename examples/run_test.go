@@ -5,6 +5,7 @@ package examples_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,12 +47,18 @@ func runJob(t *testing.T, sched, executor string, args ...string) (string, error
 func runJobOn(t *testing.T, master, sched, executor string, args ...string) (string, error) {
 	t.Helper()
 	args = append([]string{"-master=" + master, "-executor=" + executor}, args...)
-	cmd := exec.Command(sched, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sched, args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir()) // glog files land here
-	timer := time.AfterFunc(3*time.Minute, func() { _ = cmd.Process.Kill() })
-	defer timer.Stop()
+	// a job that hangs gets SIGQUIT first: its goroutine dump is in the output
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 10 * time.Second
 	b, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%s did not end within 3m (sent SIGQUIT): %w", filepath.Base(sched), err)
+	}
 	return string(b), err
 }
 
