@@ -32,11 +32,14 @@ type GoTaskExecutor struct {
 	done      chan struct{} // closed when the executor goroutine has ended
 
 	// owned by the executor goroutine:
-	driver    exec.ExecutorDriver
-	link      *link
-	tasks     map[string]*execTask
-	outQ      map[string]*execTask // tasks with messages waiting for the link
-	returning int                  // tasks returned whose final status is not sent yet
+	driver exec.ExecutorDriver
+	link   *link
+	tasks  map[string]*execTask
+	outQ   map[string]*execTask // tasks with messages waiting for the link
+	// early holds messages for tasks whose LaunchTask has not run yet
+	// (executorearly.go).
+	early     map[string][]GoTaskMsg
+	returning int // tasks returned whose final status is not sent yet
 	// link trust and liveness (linkwatch.go)
 	linkKeyed   bool          // the link has the job's key
 	linkTimeout time.Duration // from the task data
@@ -65,6 +68,7 @@ func NewGoTaskExecutor(ae AppTaskExecutor) (exec *GoTaskExecutor) {
 		done:          make(chan struct{}),
 		tasks:         map[string]*execTask{},
 		outQ:          map[string]*execTask{},
+		early:         map[string][]GoTaskMsg{},
 		linkCfg:       defaultLinkConfig(),
 		tokens:        newTokenTable(),
 		tick:          10 * time.Millisecond,
@@ -275,18 +279,11 @@ func (exec *GoTaskExecutor) flush() {
 	}
 	for _, m := range msgs {
 		t, ok := exec.tasks[m.TaskName]
-		direct := false
-		if ok {
-			direct, ok = t.mailbox.put(m)
+		if !ok {
+			exec.holdEarly(m)
+			continue
 		}
-		if direct || !ok {
-			if !ok && exec.tasks[m.TaskName] == nil {
-				err := fmt.Errorf("message for task %q, which this executor does not run, dropped (%d bytes)", m.TaskName, len(m.MessageData))
-				log.Warningf("mesosgot: %v", err)
-				exec.report(err)
-			}
-			exec.link.Consumed(m.TaskName, 1)
-		}
+		exec.deliver(t, m)
 	}
 	exec.checkReturned()
 }
@@ -342,6 +339,7 @@ func (exec *GoTaskExecutor) launch(info *mesos.TaskInfo) {
 	}
 	if err != nil {
 		exec.status(name, mesos.TaskState_TASK_FAILED, fmt.Sprintf("bad task data: %v", err))
+		exec.dropEarly(name, "its launch failed")
 		return
 	}
 	args, env := td.Args, td.Env
@@ -353,6 +351,7 @@ func (exec *GoTaskExecutor) launch(info *mesos.TaskInfo) {
 	t := newExecTask(name, base, exec.linkCfg.TaskQueue)
 	exec.tasks[name] = t
 	exec.status(name, mesos.TaskState_TASK_RUNNING, "")
+	exec.deliverEarly(t)
 	t.start(exec, args, env)
 }
 

@@ -28,6 +28,28 @@ type execDriver struct {
 	done         chan struct{}
 
 	executor exec.Executor // set on q's goroutine
+
+	launches int                      // LaunchTask calls queued
+	held     []func(ex exec.Executor) // launches held (Hooks.LaunchAfterMessage)
+}
+
+// pushLaunch queues a LaunchTask, or holds it (Hooks.LaunchAfterMessage).
+func (e *execDriver) pushLaunch(f func(ex exec.Executor)) {
+	e.launches++
+	if e.c.cfg.Hooks.LaunchAfterMessage && e.launches > 1 {
+		e.held = append(e.held, f)
+		return
+	}
+	e.push(f)
+}
+
+// releaseLaunches queues the launches held.
+func (e *execDriver) releaseLaunches() {
+	held := e.held
+	e.held = nil
+	for _, f := range held {
+		e.push(f)
+	}
 }
 
 var _ exec.ExecutorDriver = (*execDriver)(nil)
@@ -81,6 +103,7 @@ func (c *Cluster) shutdownExecLocked(e *execDriver) {
 		return
 	}
 	e.shuttingDown = true
+	e.releaseLaunches()
 	e.q.push(func() {
 		if e.executor != nil {
 			e.executor.Shutdown(e)
@@ -224,5 +247,6 @@ func (e *execDriver) SendFrameworkMessage(data string) (mesos.Status, error) {
 	})
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	e.releaseLaunches() // Hooks.LaunchAfterMessage: the executor has handled what it got
 	return e.status, nil
 }

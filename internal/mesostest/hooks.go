@@ -45,6 +45,14 @@ type FrameworkMessageHook func(dir Direction, executorID, agentID, data string) 
 type Hooks struct {
 	// FrameworkMessage is called for every framework message, both ways.
 	FrameworkMessage FrameworkMessageHook
+	// LaunchAfterMessage imitates mesos-go's executor driver, which runs
+	// every callback on a goroutine of its own, so that callbacks can run
+	// out of the order their messages came in: an executor's second and
+	// later LaunchTask calls are held until the executor next sends a
+	// framework message (by then it has handled the messages it got before),
+	// or a kill or shutdown comes. Its first launch comes in order, so that
+	// a task runs and the scheduler sends.
+	LaunchAfterMessage bool
 }
 
 // DropIf returns a hook that drops the messages for which pred is true and

@@ -291,7 +291,7 @@ func (c *Cluster) launchLocked(offerIDs []*mesos.OfferID, tasks []*mesos.TaskInf
 		if ti.Executor.FrameworkId == nil {
 			ti.Executor.FrameworkId = proto.Clone(c.fwID).(*mesos.FrameworkID)
 		}
-		e.push(func(ex exec.Executor) { ex.LaunchTask(e, ti) })
+		e.pushLaunch(func(ex exec.Executor) { ex.LaunchTask(e, ti) })
 	}
 	for _, o := range used {
 		o.rec.RefuseSeconds = refuse
@@ -315,6 +315,7 @@ func (d *schedDriver) KillTask(taskID *mesos.TaskID) (mesos.Status, error) {
 	if t != nil && !isTerminal(t.status.GetState()) {
 		if e := c.agents[t.agentID].executors[t.execID]; e != nil {
 			tid := util.NewTaskID(t.id)
+			e.releaseLaunches()
 			e.push(func(ex exec.Executor) { ex.KillTask(e, tid) })
 			return d.status, nil
 		}
