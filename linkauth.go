@@ -222,7 +222,14 @@ func (a *linkAuth) seal(f *frame, epoch uint64) []byte {
 // open checks the sealed payload and returns the frame inside it (a
 // substring of payload, or a new string when encrypted) and the sender's
 // epoch. It changes nothing unless the frame is authentic and fresh.
-func (a *linkAuth) open(payload string) (string, uint64, error) {
+func (a *linkAuth) open(payload string) (string, uint64, error) { return a.openPayload(payload, false) }
+
+// openPayload is open; with inPlace, for a payload whose bytes nothing else
+// reads, now or later (the body of the request it came in, see
+// link.RecvOwned), an encrypted frame is decrypted in place and the frame
+// returned is a substring of payload. The payload's bytes are then
+// overwritten, also when the frame is refused.
+func (a *linkAuth) openPayload(payload string, inPlace bool) (string, uint64, error) {
 	if a.key == nil {
 		return "", 0, fmt.Errorf("%w: frame of %d bytes dropped", errNoLinkKey, len(payload))
 	}
@@ -247,7 +254,13 @@ func (a *linkAuth) open(payload string) (string, uint64, error) {
 	var inner string
 	if a.mode == sealEncrypt {
 		ct := b[sealedHeaderLen:]
-		out, err := pk.aead.Open(make([]byte, 0, len(ct)-sealTagLen), nc[:], ct, b[:sealedHeaderLen])
+		var dst []byte
+		if inPlace {
+			dst = ct[:0]
+		} else {
+			dst = make([]byte, 0, len(ct)-sealTagLen)
+		}
+		out, err := pk.aead.Open(dst, nc[:], ct, b[:sealedHeaderLen])
 		if err != nil {
 			return "", 0, fmt.Errorf("%w: epoch %#x counter %d", errFrameAuth, epoch, ctr)
 		}

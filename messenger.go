@@ -80,7 +80,7 @@ type msgBinding struct {
 // msgQueue is the send queue toward one destination, and its connection.
 type msgQueue struct {
 	key, addr string
-	msgs      []*messenger.Message
+	msgs      []*libprocess.Outgoing
 	running   bool                 // a drain goroutine serves the queue
 	pc        *libprocess.PipeConn // nil until the first send
 }
@@ -169,12 +169,11 @@ func (m *driverMessenger) send(to *upid.UPID, msg proto.Message) error {
 		return fmt.Errorf("mesosgot: messenger: send %T to self", msg)
 	}
 	m.policy.sending(to, msg)
-	b, err := proto.Marshal(msg)
+	o, err := outgoing(*to, msg)
 	if err != nil {
-		return fmt.Errorf("mesosgot: messenger: encoding %T: %w", msg, err)
+		return err
 	}
-	dst := *to
-	o := &messenger.Message{UPID: &dst, Name: messageName(msg), ProtoMessage: msg, Bytes: b}
+	dst := o.To
 	m.qmu.Lock()
 	defer m.qmu.Unlock()
 	if m.stopped {
@@ -193,6 +192,36 @@ func (m *driverMessenger) send(to *upid.UPID, msg proto.Message) error {
 		go m.drain(q)
 	}
 	return nil
+}
+
+// outgoing encodes msg to to. A framework message's data is not copied:
+// it is written from the message (libprocess.FrameworkParts).
+func outgoing(to upid.UPID, msg proto.Message) (*libprocess.Outgoing, error) {
+	var body net.Buffers
+	switch fm := msg.(type) {
+	case *mesos.ExecutorToFrameworkMessage:
+		body = frameworkParts(fm.SlaveId, fm.FrameworkId, fm.ExecutorId, fm.Data, fm.XXX_unrecognized)
+	case *mesos.FrameworkToExecutorMessage:
+		body = frameworkParts(fm.SlaveId, fm.FrameworkId, fm.ExecutorId, fm.Data, fm.XXX_unrecognized)
+	}
+	if body == nil {
+		b, err := proto.Marshal(msg)
+		if err != nil {
+			return nil, fmt.Errorf("mesosgot: messenger: encoding %T: %w", msg, err)
+		}
+		body = net.Buffers{b}
+	}
+	return &libprocess.Outgoing{To: to, Name: messageName(msg), Body: body}, nil
+}
+
+// frameworkParts encodes a framework message in parts, nil (encode it
+// whole) unless it is made of exactly the four fields with plain IDs.
+func frameworkParts(slave *mesos.SlaveID, fw *mesos.FrameworkID, ex *mesos.ExecutorID, data, unrec []byte) net.Buffers {
+	if slave == nil || fw == nil || ex == nil || slave.Value == nil || fw.Value == nil || ex.Value == nil ||
+		data == nil || len(unrec) > 0 || len(slave.XXX_unrecognized)+len(fw.XXX_unrecognized)+len(ex.XXX_unrecognized) > 0 {
+		return nil
+	}
+	return libprocess.FrameworkParts(*slave.Value, *fw.Value, *ex.Value, data)
 }
 
 // drain sends q's messages, pipelined on q's connection (libprocess.PipeConn),

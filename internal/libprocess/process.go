@@ -4,6 +4,7 @@
 package libprocess
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -41,7 +42,7 @@ type Process struct {
 
 type sendQueue struct {
 	key, addr string
-	msgs      []*messenger.Message
+	msgs      []*Outgoing
 	running   bool      // a drain goroutine serves the queue
 	pc        *PipeConn // the queue's pipelined connection (pipe.go), nil until the first send
 	dropped   int       // messages dropped for the bound
@@ -93,13 +94,23 @@ func (p *Process) Messenger() messenger.Messenger { return p.msgr }
 // Transport returns the transport the process runs on.
 func (p *Process) Transport() *Transport { return p.tr }
 
-func (p *Process) message(to *upid.UPID, msg proto.Message) (*messenger.Message, error) {
+// partsMessage is a message that encodes itself in parts written as they
+// lie (FrameworkFields.Parts): its data is not copied into one buffer.
+type partsMessage interface {
+	proto.Message
+	Parts() net.Buffers
+}
+
+func (p *Process) message(to *upid.UPID, msg proto.Message) (*Outgoing, error) {
+	name := "mesos.internal." + reflect.TypeOf(msg).Elem().Name()
+	if pm, ok := msg.(partsMessage); ok {
+		return &Outgoing{To: *to, Name: name, Body: pm.Parts()}, nil
+	}
 	b, err := proto.Marshal(msg)
 	if err != nil {
 		return nil, fmt.Errorf("libprocess: %s: marshal %T: %w", p.pid, msg, err)
 	}
-	dst := *to
-	return &messenger.Message{UPID: &dst, Name: "mesos.internal." + reflect.TypeOf(msg).Elem().Name(), ProtoMessage: msg, Bytes: b}, nil
+	return NewOutgoing(*to, name, b), nil
 }
 
 // Send queues msg for to; messages to one destination leave in order.
@@ -119,10 +130,10 @@ func (p *Process) Send(to *upid.UPID, msg proto.Message) {
 	if p.closed {
 		return
 	}
-	key := m.UPID.String()
+	key := m.To.String()
 	q := p.queues[key]
 	if q == nil {
-		q = &sendQueue{key: key, addr: net.JoinHostPort(m.UPID.Host, m.UPID.Port)}
+		q = &sendQueue{key: key, addr: net.JoinHostPort(m.To.Host, m.To.Port)}
 		p.queues[key] = q
 	}
 	if len(q.msgs) >= MaxQueuedPerDestination {
@@ -147,7 +158,7 @@ func (p *Process) SendNow(ctx context.Context, to *upid.UPID, msg proto.Message)
 	if err != nil {
 		return err
 	}
-	return p.tr.Send(ctx, m)
+	return p.tr.Send(ctx, &messenger.Message{UPID: &m.To, Name: m.Name, ProtoMessage: msg, Bytes: bytes.Join(m.Body, nil)})
 }
 
 // drain sends q's messages pipelined on q's connection until q is empty
