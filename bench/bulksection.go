@@ -10,6 +10,12 @@ import (
 // bulkSizes are the message sizes of the bulk rows.
 var bulkSizes = []int{64 << 10, 1 << 20, 16 << 20}
 
+// bulkOnly, when set (-bulkrows), names the parts of the bulk rows to run.
+var bulkOnly map[string]bool
+
+// bulkWant reports whether part of the bulk rows runs.
+func bulkWant(part string) bool { return bulkOnly == nil || bulkOnly[part] }
+
 // bulkInflight bounds the bytes an echo row has outstanding.
 const bulkInflight = 64 << 20
 
@@ -36,14 +42,23 @@ func (b *bench) bulkSection() {
 		j, err := startEchoJob(h, func(s *mesosgot.GoTaskScheduler) error { return s.Run() }, localConf(c, b.execPath))
 		check(err)
 		for rep := 0; rep < cfg.reps; rep++ {
-			p, pc, err := postLoop(size, cfg.dur)
-			check(err)
-			posts, postCPU = append(posts, p), append(postCPU, pc)
-			o, oc, err := oneWay(c, b.execPath, size, cfg.bulkTotal)
-			if err != nil {
-				b.logf("one-way %s: %v", sizeName(size), err)
-			} else {
-				ones, oneCPU = append(ones, o), append(oneCPU, oc)
+			var p, pc, o, oc, rate, ec float64
+			if bulkWant("post") {
+				p, pc, err = postLoop(size, cfg.dur)
+				check(err)
+				posts, postCPU = append(posts, p), append(postCPU, pc)
+			}
+			if bulkWant("oneway") {
+				o, oc, err = oneWay(c, b.execPath, size, cfg.bulkTotal)
+				if err != nil {
+					b.logf("one-way %s: %v", sizeName(size), err)
+				} else {
+					ones, oneCPU = append(ones, o), append(oneCPU, oc)
+				}
+			}
+			if !bulkWant("echo") {
+				b.logf("bulk %s rep %d: POST %.0f MB/s (%.2f CPU s/GB), one-way %.1f MB/s (%.2f CPU s/GB)", sizeName(size), rep, p, pc, o, oc)
+				continue
 			}
 			s0, r0 := h.counts()
 			warm, d := cfg.warm, cfg.dur
@@ -51,8 +66,8 @@ func (b *bench) bulkSection() {
 				warm, d = max(warm, time.Second), max(d, 3*time.Second) // an echo takes longer than the short window
 			}
 			c0 := cpuSeconds()
-			rate := h.throughput(size, warm, d, 30*time.Second)
-			ec := (cpuSeconds() - c0) / (float64(h.recvd.Load()-r0) * float64(size) / 1e9)
+			rate = h.throughput(size, warm, d, 30*time.Second)
+			ec = (cpuSeconds() - c0) / (float64(h.recvd.Load()-r0) * float64(size) / 1e9)
 			h.settleSince(s0, r0, 30*time.Second)
 			echoes, echoCPU = append(echoes, rate*float64(size)/1e6), append(echoCPU, ec)
 			b.logf("bulk %s rep %d: POST %.0f MB/s (%.2f CPU s/GB), one-way %.1f MB/s (%.2f CPU s/GB), echo %.1f MB/s (%.2f CPU s/GB)", sizeName(size), rep, p, pc, lastOr(ones), lastOr(oneCPU), rate*float64(size)/1e6, ec)
@@ -72,7 +87,9 @@ func (b *bench) bulkSection() {
 	}
 	// 16 MiB: the scheduler's RSS in a process of its own.
 	big := bulkSizes[len(bulkSizes)-1]
-	if rr, err := b.bulkRSS(big, 3*time.Second); err != nil {
+	if !bulkWant("rss") {
+		b.logf("bulk RSS: not measured (-bulkrows)")
+	} else if rr, err := b.bulkRSS(big, 3*time.Second); err != nil {
 		b.logf("bulk RSS: %v", err)
 	} else {
 		growth := (rr.HWMKB - rr.StartKB) * 1024

@@ -63,6 +63,9 @@ func (a *agent) carry(fm FrameworkMessage, to *upid.UPID, msg proto.Message) {
 		}
 	}
 	if delay > 0 {
+		if d, ok := msg.(interface{ Detach() }); ok {
+			d.Detach() // the received body's buffer is reused once the handler returns
+		}
 		st.fwMsgsDelayed.Add(1)
 		a.c.after(delay, func() {
 			a.mu.Lock()

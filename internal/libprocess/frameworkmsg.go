@@ -22,9 +22,26 @@ type FrameworkFields struct {
 	// SlaveID, FrameworkID and ExecutorID are the values of the IDs.
 	SlaveID, FrameworkID, ExecutorID string
 	// Data is the message data; after Unmarshal, a slice of the decoded
-	// body (which must then not be reused).
+	// body (which must then not be reused). In a Process' handler, Data is
+	// valid until the handler returns and the messages it sent of these
+	// fields are written (its buffer is then reused): a handler that keeps
+	// the message longer calls Detach.
 	Data []byte
+
+	src *Body // the pooled body Data is a slice of (Process)
 }
+
+// Detach makes f independent of the received body: Data becomes a copy.
+func (f *FrameworkFields) Detach() {
+	if f.src != nil {
+		f.Data = append([]byte{}, f.Data...)
+		f.src = nil
+	}
+}
+
+func (f *FrameworkFields) keepBody(b *Body) { f.src = b }
+
+func (f *FrameworkFields) body() *Body { return f.src }
 
 // ExecutorToFrameworkMessage is mesos.internal.ExecutorToFrameworkMessage
 // decoded without copying its data (a proto.Message a libprocess process

@@ -135,6 +135,25 @@ type Outgoing struct {
 	Name string
 	// Body is the message body, in parts (written without joining them).
 	Body net.Buffers
+
+	src *Body // the received body Body's parts are slices of, if any
+}
+
+// done releases what m refers to, once m is written or dropped; m must not
+// be written after.
+func (m *Outgoing) done() {
+	if m.src != nil {
+		m.src.unref()
+		m.src = nil
+	}
+	m.Body = nil
+}
+
+// doneAll calls done on each message of msgs.
+func doneAll(msgs []*Outgoing) {
+	for _, m := range msgs {
+		m.done()
+	}
 }
 
 // NewOutgoing returns the message named name to to of body b.
