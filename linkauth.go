@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/mesosgot/mesosgot/internal/libprocess"
 )
 
 // Sealed link frames: every frame a link sends is authenticated, and by
@@ -154,6 +156,61 @@ type linkAuth struct {
 	sendCtr uint64
 	// peers are the recent peer sessions, newest last.
 	peers []*peerKey
+	// pooled are the buffers of sealed frames taken from the buffer pool,
+	// by their first byte, until framePool hands them to the messenger;
+	// pooledSeq numbers them in sealing order.
+	pooled    map[*byte]pooledFrame
+	pooledSeq uint64
+}
+
+// pooledFrame is the buffer of a sealed frame and its sealing order.
+type pooledFrame struct {
+	buf []byte
+	seq uint64
+}
+
+// maxPooledFrames bounds the sealed frames in pooled buffers that wait for
+// framePool: past it (frames going out some other way), seal allocates.
+const maxPooledFrames = 32
+
+// frameBuffer returns the buffer to seal a frame of n bytes into: from the
+// buffer pool when it is large, remembered until framePool.
+func (a *linkAuth) frameBuffer(n int) []byte {
+	if n < libprocess.MinPooled || len(a.pooled) >= maxPooledFrames {
+		return make([]byte, 0, n)
+	}
+	buf, pooled := libprocess.GetBuffer(n)
+	if !pooled {
+		return buf[:0]
+	}
+	if a.pooled == nil {
+		a.pooled = map[*byte]pooledFrame{}
+	}
+	a.pooledSeq++
+	a.pooled[&buf[0]] = pooledFrame{buf: buf, seq: a.pooledSeq}
+	return buf[:0]
+}
+
+// framePool returns what gives the buffer of sealed frame f back to the
+// pool once nothing refers to f any more (the messenger wrote it), nil if
+// f is not in a pooled buffer. The link's owner calls it for every frame
+// it sends, in order; frames sealed before f and never sent are forgotten
+// (left to the garbage collector), as is a frame whose release is never
+// called.
+func (a *linkAuth) framePool(f string) func() {
+	if a == nil || len(f) == 0 || len(a.pooled) == 0 {
+		return nil
+	}
+	pf, ok := a.pooled[unsafe.StringData(f)]
+	if !ok {
+		return nil
+	}
+	for k, o := range a.pooled {
+		if o.seq <= pf.seq {
+			delete(a.pooled, k)
+		}
+	}
+	return func() { libprocess.PutBuffer(pf.buf) }
 }
 
 // newLinkAuth returns the sealing state of one end of a link, without its
@@ -206,7 +263,7 @@ func (a *linkAuth) seal(f *frame, epoch uint64) []byte {
 	}
 	a.sendCtr++
 	n := frameLen(f)
-	buf := make([]byte, sealedHeaderLen, sealedHeaderLen+n+sealTagLen)
+	buf := a.frameBuffer(sealedHeaderLen + n + sealTagLen)[:sealedHeaderLen]
 	buf[0], buf[1] = frameVersionSealed, a.mode
 	binary.LittleEndian.PutUint64(buf[2:10], epoch)
 	binary.LittleEndian.PutUint64(buf[10:18], a.sendCtr)

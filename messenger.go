@@ -66,8 +66,9 @@ type msgPolicy interface {
 	received(from *upid.UPID, msg proto.Message) (reason string)
 	// routed sees a message the driver routes to itself.
 	routed(msg proto.Message)
-	// sending sees a message the driver sends.
-	sending(to *upid.UPID, msg proto.Message)
+	// sending sees a message the driver sends; it may change it, and
+	// returns what to call once the message is written (or nil).
+	sending(to *upid.UPID, msg proto.Message) (release func())
 	// stopped is called once when the messenger stops.
 	stopped()
 }
@@ -168,15 +169,20 @@ func (m *driverMessenger) send(to *upid.UPID, msg proto.Message) error {
 	if *to == m.UPID() {
 		return fmt.Errorf("mesosgot: messenger: send %T to self", msg)
 	}
-	m.policy.sending(to, msg)
+	release := m.policy.sending(to, msg)
 	o, err := outgoing(*to, msg)
 	if err != nil {
+		if release != nil {
+			release()
+		}
 		return err
 	}
+	o.Release = release
 	dst := o.To
 	m.qmu.Lock()
 	defer m.qmu.Unlock()
 	if m.stopped {
+		o.Done()
 		return errors.New("mesosgot: messenger stopped")
 	}
 	key := dst.String()
@@ -192,6 +198,13 @@ func (m *driverMessenger) send(to *upid.UPID, msg proto.Message) error {
 		go m.drain(q)
 	}
 	return nil
+}
+
+// doneAll releases what the messages of batch refer to (written or dropped).
+func doneAll(batch []*libprocess.Outgoing) {
+	for _, o := range batch {
+		o.Done()
+	}
 }
 
 // outgoing encodes msg to to. A framework message's data is not copied:
@@ -253,6 +266,7 @@ func (m *driverMessenger) drain(q *msgQueue) {
 			var err error
 			if pc, err = libprocess.DialPipe(q.addr, self.Host, &m.senders, "mesosgot: "+m.role+" messenger"); err != nil {
 				log.Warningf("mesosgot: %s messenger: %d messages to %s dropped: %v", m.role, len(batch), q.key, err)
+				doneAll(batch)
 				continue
 			}
 			m.qmu.Lock()
@@ -266,6 +280,7 @@ func (m *driverMessenger) drain(q *msgQueue) {
 			log.Warningf("mesosgot: %s messenger: sending %d messages to %s: %v (connection closed)", m.role, len(batch), q.key, err)
 			pc.Fail()
 		}
+		doneAll(batch) // Write keeps no reference to the messages
 	}
 }
 

@@ -106,6 +106,7 @@ func decodeFrameworkFields(body []byte, slave **mesos.SlaveID, fw **mesos.Framew
 type tokenTable struct {
 	mu     sync.Mutex
 	data   map[uint64][]byte
+	free   map[uint64]func() // what to call once a token's frame is written (put)
 	next   uint64
 	closed bool
 	out    bool // a messenger exchanges tokens of messages sent (adopt)
@@ -164,7 +165,7 @@ func (t *tokenTable) adopt() {
 // messenger adopted the table, or it is closed. The caller drops the token
 // after the driver's send returned (a message the driver did not send
 // leaves it in the table).
-func (t *tokenTable) put(data string) (string, bool) {
+func (t *tokenTable) put(data string, release func()) (string, bool) {
 	if len(data) < tokenMinBytes {
 		return "", false
 	}
@@ -175,26 +176,36 @@ func (t *tokenTable) put(data string) (string, bool) {
 	}
 	t.next++
 	t.data[t.next] = unsafe.Slice(unsafe.StringData(data), len(data)) // only read
+	if release != nil {
+		if t.free == nil {
+			t.free = map[uint64]func(){}
+		}
+		t.free[t.next] = release
+	}
 	return frameworkToken + strconv.FormatUint(t.next, 10), true
 }
 
 // takeOut replaces a token in *data by the data it stands for (see put),
-// once; other data is left as it is.
-func (t *tokenTable) takeOut(data *[]byte) {
+// once, and returns what to call once that data is written (nil if
+// nothing); other data is left as it is.
+func (t *tokenTable) takeOut(data *[]byte) func() {
 	if !bytes.HasPrefix(*data, []byte(frameworkToken)) {
-		return
+		return nil
 	}
 	id, err := strconv.ParseUint(string((*data)[len(frameworkToken):]), 10, 64)
 	if err != nil {
-		return
+		return nil
 	}
 	t.mu.Lock()
 	d, ok := t.data[id]
+	release := t.free[id]
 	delete(t.data, id)
+	delete(t.free, id)
 	t.mu.Unlock()
 	if ok {
 		*data = d
 	}
+	return release
 }
 
 // drop forgets a token put returned and reports whether it was still
@@ -208,16 +219,18 @@ func (t *tokenTable) drop(token string) bool {
 	defer t.mu.Unlock()
 	_, ok := t.data[id]
 	delete(t.data, id)
+	delete(t.free, id) // not written by the messenger: the frame's buffer is left to the GC
 	return ok
 }
 
 // sendFrame sends frame f through send, a driver's SendFrameworkMessage,
-// as a token when t was adopted and f is large. A token that send returned
+// as a token when t was adopted and f is large; release (if not nil) is
+// called once the messenger wrote f, when it went as a token. A token that send returned
 // without error and the messenger never took went another way (a driver
 // not on mesosgot's messenger): t stops issuing tokens, and the frame is
 // lost (the link sends it again).
-func (t *tokenTable) sendFrame(f string, send func(data string) error) error {
-	tok, ok := t.put(f)
+func (t *tokenTable) sendFrame(f string, release func(), send func(data string) error) error {
+	tok, ok := t.put(f, release)
 	if !ok {
 		return send(f)
 	}
@@ -236,6 +249,7 @@ func (t *tokenTable) close() {
 	t.mu.Lock()
 	t.closed = true
 	t.data = map[uint64][]byte{}
+	t.free = nil
 	t.mu.Unlock()
 }
 

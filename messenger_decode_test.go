@@ -76,19 +76,22 @@ func TestTokensForFramesSent(t *testing.T) {
 	send := func(data string) error { sent = append(sent, data); return nil }
 
 	plain := newTokenTable()
-	require.NoError(t, plain.sendFrame(big, send))
+	require.NoError(t, plain.sendFrame(big, nil, send))
 	assert.Equal(t, big, sent[0], "not adopted: the frame itself")
 
 	tt := newTokenTable()
 	tt.adopt()
 	sent = nil
-	require.NoError(t, tt.sendFrame("small", send))
+	require.NoError(t, tt.sendFrame("small", nil, send))
 	assert.Equal(t, "small", sent[0])
 	var taken []byte
-	require.NoError(t, tt.sendFrame(big, func(data string) error {
+	released := 0
+	require.NoError(t, tt.sendFrame(big, func() { released++ }, func(data string) error {
 		require.True(t, isToken(data), "the driver gets a token")
 		msg := &mesos.ExecutorToFrameworkMessage{Data: []byte(data)}
-		(&execPolicy{tokens: tt}).sending(nil, msg)
+		release := (&execPolicy{tokens: tt}).sending(nil, msg)
+		require.NotNil(t, release)
+		release()
 		taken = msg.Data
 		again := []byte(data)
 		tt.takeOut(&again)
@@ -96,14 +99,15 @@ func TestTokensForFramesSent(t *testing.T) {
 		return nil
 	}))
 	assert.Equal(t, big, string(taken), "the messenger sends the frame")
+	assert.Equal(t, 1, released, "its release is handed to the messenger")
 	assert.Len(t, tt.data, 0, "nothing left in the table")
 
 	// a driver that sends the token without the messenger's hook
 	sent = nil
-	require.NoError(t, tt.sendFrame(big, send))
+	require.NoError(t, tt.sendFrame(big, func() { t.Error("a frame the messenger did not write is released") }, send))
 	assert.True(t, isToken(sent[0]))
 	sent = nil
-	require.NoError(t, tt.sendFrame(big, send))
+	require.NoError(t, tt.sendFrame(big, nil, send))
 	assert.Equal(t, big, sent[0], "tokens are off once one went another way")
 	assert.Len(t, tt.data, 0)
 }

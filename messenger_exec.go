@@ -65,17 +65,18 @@ func (p *execPolicy) received(_ *upid.UPID, msg proto.Message) string {
 
 func (p *execPolicy) routed(proto.Message) {}
 
-func (p *execPolicy) sending(_ *upid.UPID, msg proto.Message) {
+func (p *execPolicy) sending(_ *upid.UPID, msg proto.Message) func() {
 	if m, ok := msg.(*mesos.ExecutorToFrameworkMessage); ok && p.tokens != nil {
-		p.tokens.takeOut(&m.Data)
+		return p.tokens.takeOut(&m.Data)
 	}
+	return nil
 }
 
 // sendFrame sends a link frame to the scheduler through the driver, a
 // large one as a token when the driver runs on mesosgot's messenger (see
 // schedJob.sendFrame).
 func (exec *GoTaskExecutor) sendFrame(f string) error {
-	return exec.tokens.sendFrame(f, func(data string) error {
+	return exec.tokens.sendFrame(f, exec.link.auth.framePool(f), func(data string) error {
 		_, err := exec.driver.SendFrameworkMessage(data)
 		return err
 	})

@@ -142,10 +142,9 @@ func (p *schedPolicy) routed(msg proto.Message) {
 	}
 }
 
-func (p *schedPolicy) sending(to *upid.UPID, msg proto.Message) {
+func (p *schedPolicy) sending(to *upid.UPID, msg proto.Message) func() {
 	if m, ok := msg.(*mesos.FrameworkToExecutorMessage); ok {
-		p.tokens.takeOut(&m.Data)
-		return
+		return p.tokens.takeOut(&m.Data)
 	}
 	if l, ok := msg.(*mesos.LaunchTasksMessage); ok {
 		p.mu.Lock()
@@ -156,6 +155,7 @@ func (p *schedPolicy) sending(to *upid.UPID, msg proto.Message) {
 		}
 		p.mu.Unlock()
 	}
+	return nil
 }
 
 func (p *schedPolicy) stopped() { p.tokens.close() }
@@ -169,8 +169,9 @@ func (j *schedJob) sendFrame(c *execConn, f string) error {
 		_, err := j.driver.SendFrameworkMessage(c.execPB, c.agentPB, data)
 		return err
 	}
+	release := c.link.auth.framePool(f) // called once the messenger wrote f
 	if _, p := j.s.driverMessenger(); p != nil {
-		return p.tokens.sendFrame(f, send)
+		return p.tokens.sendFrame(f, release, send)
 	}
 	return send(f)
 }

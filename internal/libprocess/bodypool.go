@@ -1,7 +1,6 @@
 package libprocess
 
 import (
-	"math/bits"
 	"sync"
 	"sync/atomic"
 )
@@ -24,34 +23,12 @@ type Body struct {
 	pooled bool // buf belongs to a pool class
 }
 
-const (
-	// minPooledBody is the smallest body read into a pooled buffer.
-	minPooledBody = 64 << 10
-	// maxPooledClass is the largest buffer class (2^25 = 32 MiB, above
-	// MaxMessageBytes).
-	maxPooledClass = 25
-)
-
-// bodyPools are the buffers of each power-of-two class.
-var bodyPools [maxPooledClass + 1]sync.Pool
-
-// newBody returns a Body of n bytes (one reference), from the pool when n
-// is large enough to be worth it.
+// newBody returns a Body of n bytes (one reference), in a pooled buffer
+// when n is large enough to be worth it.
 func newBody(n int) *Body {
 	b := &Body{}
 	b.refs.Store(1)
-	c := bits.Len(uint(n - 1))
-	if n < minPooledBody || c > maxPooledClass {
-		b.buf = make([]byte, n)
-		return b
-	}
-	b.pooled = true
-	if p, _ := bodyPools[c].Get().(*[]byte); p != nil {
-		b.buf = (*p)[:n]
-		return b
-	}
-	b.buf = make([]byte, n, 1<<c)
-	b.pooled = true
+	b.buf, b.pooled = GetBuffer(n)
 	return b
 }
 
@@ -70,11 +47,47 @@ func (b *Body) unref() {
 	if b.refs.Add(-1) != 0 {
 		return
 	}
-	if !b.pooled {
+	if b.pooled {
+		PutBuffer(b.buf)
+	}
+	b.buf = nil
+}
+
+const (
+	// MinPooled is the smallest buffer GetBuffer takes from a pool.
+	MinPooled = 64 << 10
+	// poolStep is the granularity of the pools' buffer sizes.
+	poolStep = 64 << 10
+	// maxPooled is the largest pooled buffer (above MaxMessageBytes and a
+	// sealed frame of it).
+	maxPooled = 18 << 20
+)
+
+// bufPools hold free buffers by capacity, in steps of poolStep.
+var bufPools [maxPooled/poolStep + 1]sync.Pool
+
+// GetBuffer returns a buffer of n bytes, from a pool (its contents are
+// then those of an earlier use, not zeros) when n is at least MinPooled,
+// and whether it is pooled (to be given back with PutBuffer once nothing
+// refers to it).
+func GetBuffer(n int) ([]byte, bool) {
+	if n < MinPooled || n > maxPooled {
+		return make([]byte, n), false
+	}
+	c := (n + poolStep - 1) / poolStep
+	if p, _ := bufPools[c].Get().(*[]byte); p != nil {
+		return (*p)[:n], true
+	}
+	return make([]byte, n, c*poolStep), true
+}
+
+// PutBuffer gives back a buffer GetBuffer returned as pooled; nothing may
+// refer to it afterwards.
+func PutBuffer(b []byte) {
+	c := cap(b) / poolStep
+	if cap(b) < MinPooled || cap(b) > maxPooled || cap(b)%poolStep != 0 {
 		return
 	}
-	c := bits.Len(uint(cap(b.buf) - 1))
-	buf := b.buf[:0]
-	b.buf = nil
-	bodyPools[c].Put(&buf)
+	b = b[:0]
+	bufPools[c].Put(&b)
 }

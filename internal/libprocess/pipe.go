@@ -136,23 +136,31 @@ type Outgoing struct {
 	// Body is the message body, in parts (written without joining them).
 	Body net.Buffers
 
+	// Release, when set, is called by Done: the parts' memory may then be
+	// reused.
+	Release func()
+
 	src *Body // the received body Body's parts are slices of, if any
 }
 
-// done releases what m refers to, once m is written or dropped; m must not
-// be written after.
-func (m *Outgoing) done() {
+// Done releases what m refers to, once m is written or dropped (the
+// senders call it); m must not be written after.
+func (m *Outgoing) Done() {
 	if m.src != nil {
 		m.src.unref()
 		m.src = nil
 	}
+	if m.Release != nil {
+		m.Release()
+		m.Release = nil
+	}
 	m.Body = nil
 }
 
-// doneAll calls done on each message of msgs.
+// doneAll calls Done on each message of msgs.
 func doneAll(msgs []*Outgoing) {
 	for _, m := range msgs {
-		m.done()
+		m.Done()
 	}
 }
 

@@ -114,7 +114,7 @@ func (p *Process) message(to *upid.UPID, msg proto.Message) (*Outgoing, error) {
 		o := &Outgoing{To: *to, Name: name, Body: pm.Parts()}
 		if bm, ok := msg.(bodyMessage); ok {
 			if b := bm.body(); b != nil {
-				o.src = b.ref() // released once written (Outgoing.done)
+				o.src = b.ref() // released once written (Outgoing.Done)
 			}
 		}
 		return o, nil
@@ -172,7 +172,7 @@ func (p *Process) SendNow(ctx context.Context, to *upid.UPID, msg proto.Message)
 		return err
 	}
 	b := bytes.Join(m.Body, nil)
-	m.done()
+	m.Done()
 	return p.tr.Send(ctx, &messenger.Message{UPID: &m.To, Name: m.Name, ProtoMessage: msg, Bytes: b})
 }
 
