@@ -77,7 +77,11 @@ type GoTaskSchedConfig struct {
 	// MasterLostTimeout bounds how long a running job goes on without a
 	// master: after the master has been unreachable (or the driver
 	// disconnected and not re-registered) this long, the job fails with an
-	// error naming the master. 0 waits forever. Default 60 seconds.
+	// error naming the master. A single host:port master that restarts
+	// forgets the framework; the job notices the new master (its id in
+	// the master's /state) and re-registers the framework with it, and
+	// fails after this long if that does not succeed. 0 waits forever.
+	// Default 60 seconds.
 	MasterLostTimeout time.Duration
 	// Checkpoint sets the framework's checkpoint flag, so that agents
 	// checkpoint its executors and tasks and can recover them after an

@@ -62,6 +62,7 @@ func (s *GoTaskScheduler) watchMaster(cfg *sched.DriverConfig) {
 			return nil, err
 		}
 		s.probeMaster.Store(true)
+		s.watchedMsgr.Store(m)
 		return masterWatchMessenger{Messenger: m, poke: func() {
 			select {
 			case poke <- struct{}{}:
@@ -69,15 +70,6 @@ func (s *GoTaskScheduler) watchMaster(cfg *sched.DriverConfig) {
 			}
 		}}, nil
 	}
-}
-
-// masterState is the job's view of its master.
-type masterState struct {
-	lostAt       time.Time // when the master was first seen gone; zero while it is there
-	disconnected bool      // the driver said Disconnected and has not re-registered
-	unreachable  bool      // the probe cannot connect to the master
-	why          string    // what showed it gone first
-	stopProbe    func()
 }
 
 // probeAddr returns the host:port to probe for a plain master, or "" when
@@ -113,6 +105,7 @@ func (j *schedJob) startMasterProbe() {
 		return
 	}
 	quit := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	poke := j.s.masterPoke
@@ -122,25 +115,62 @@ func (j *schedJob) startMasterProbe() {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		up := true
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-			case <-poke:
+		var held *heldConn
+		defer func() { held.close() }()
+		var gone <-chan struct{}
+		var checked, heldAt time.Time
+		for first := true; ; first = false {
+			if !first { // the first probe goes at once
+				var recheck <-chan time.Time
+				if !up || j.s.masterRecheck.Load() {
+					recheck = time.After(recheckEvery) // to see it back soon
+				}
+				select {
+				case <-quit:
+					return
+				case <-t.C:
+				case <-poke:
+				case <-recheck:
+				case <-gone: // the master closed the held connection: it may have died
+					held.close()
+					held, gone = nil, nil
+					if time.Since(heldAt) < recheckEvery {
+						continue // a master that closes connections at once: no faster than a probe interval
+					}
+				}
 			}
 			c, err := net.DialTimeout("tcp", addr, every)
-			if c != nil {
-				c.Close()
-			}
-			if now := err == nil; now != up {
+			now := err == nil
+			if now != up {
 				up = now
 				j.s.inbox.push(func() { j.masterReachable(now, err) })
+				if now && held != nil {
+					// back after a time unreachable: the held connection may be a dead one
+					held.close()
+					held, gone = nil, nil
+				}
+			}
+			if c == nil {
+				continue
+			}
+			if held == nil {
+				// a new connection, maybe to a new master: hold it, and ask who it is
+				held = holdConn(c)
+				gone = held.gone
+				checked, heldAt = time.Now(), time.Now()
+				j.checkIdentity(ctx, addr, max(every, time.Second))
+				continue
+			}
+			c.Close()
+			if j.s.masterRecheck.Load() || time.Since(checked) >= stateCheckEvery {
+				checked = time.Now()
+				j.checkIdentity(ctx, addr, max(every, time.Second))
 			}
 		}
 	}()
 	j.ha.master.stopProbe = func() {
 		close(quit)
+		cancel()
 		wg.Wait()
 	}
 }
@@ -182,16 +212,31 @@ func (j *schedJob) masterGone(why string) {
 	}
 	m.lostAt, m.why = time.Now(), why
 	log.Warningf("mesosgot: master %s gone (%s); the job fails if it is not back within %v", j.s.conf.Master, why, j.s.conf.MasterLostTimeout)
-	j.emit(Disconnected, nil)
+	if !m.announced {
+		m.announced = true
+		j.emit(Disconnected, nil)
+	}
 }
 
-// masterBack takes a (re-)registration: the master is there again.
-func (j *schedJob) masterBack() {
+// masterBack takes a (re-)registration with master masterID: the master
+// is there again.
+func (j *schedJob) masterBack(masterID string) {
 	m := &j.ha.master
+	if masterID != "" {
+		if m.id == "" {
+			// a first id to compare: ask the master's /state soon (masterIdentified)
+			j.s.masterRecheck.Store(true)
+			select {
+			case j.s.masterPoke <- struct{}{}:
+			default:
+			}
+		}
+		m.id = masterID
+	}
 	if !m.lostAt.IsZero() {
 		log.Infof("mesosgot: master back after %v", time.Since(m.lostAt).Round(time.Millisecond))
 	}
-	m.lostAt, m.disconnected, m.why = time.Time{}, false, ""
+	m.lostAt, m.disconnected, m.why, m.announced = time.Time{}, false, "", false
 }
 
 // checkMaster fails the job once the master has been gone for longer

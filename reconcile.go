@@ -48,9 +48,10 @@ type reconcileState struct {
 // masterReregistered takes the driver's Reregistered: the master is back,
 // and the tasks are reconciled.
 func (j *schedJob) masterReregistered(masterID string) {
-	j.masterBack()
+	j.masterBack(masterID)
 	j.emit(Reregistered, masterID)
 	j.startReconcile()
+	j.killAgain()
 }
 
 // startReconcile asks the master for the state of every live task.

@@ -20,6 +20,58 @@ func (j *schedJob) fail(err error) {
 	if j.phase < phaseStopping {
 		j.stopTasks()
 	}
+	j.releaseHeld()
+}
+
+// stopQueueMax bounds the messages tasks send after the job failed that
+// are kept for the app (it gets them if it reads schedin until the end).
+const stopQueueMax = 1 << 16
+
+// releaseHeld gives the links back the credit of every task message still
+// waiting for the app. Once the job has failed the tasks are being killed:
+// a task that still has input to go through, or output to send, must not
+// wait for an app that may never read schedin again (it may be blocked
+// sending, or waiting for an answer from a lost task), or it could not end
+// and the job would wait out StopGrace for nothing.
+func (j *schedJob) releaseHeld() {
+	for i := j.inQ.head; i < len(j.inQ.buf); i++ {
+		it := &j.inQ.buf[i]
+		if it.conn != nil {
+			it.conn.link.Consumed(it.msg.TaskName, 1)
+			it.conn = nil
+		}
+	}
+}
+
+// consumed credits the link of a message handed to the app, unless its
+// credit was given back already (releaseHeld, stopQueue).
+func (j *schedJob) consumed(it inItem) {
+	if it.conn != nil {
+		it.conn.link.Consumed(it.msg.TaskName, 1)
+	}
+}
+
+// stopQueue takes a message a task sent while the failed job stops: its
+// credit goes back at once (so that the task is never blocked on out) and
+// it is queued for the app, up to stopQueueMax.
+func (j *schedJob) stopQueue(c *execConn, m GoTaskMsg) {
+	c.link.Consumed(m.TaskName, 1)
+	if j.appEnded || j.schedinClosed || j.inQ.len() >= stopQueueMax {
+		j.stopDroppedIn++
+		return
+	}
+	j.inQ.push(inItem{msg: m})
+	j.enqueued++
+}
+
+// stopDrop drops a message the app sent once the job is stopping: its tasks
+// are being killed. Taking it keeps the app from blocking on schedout, so
+// that it can read schedin and its events until the end.
+func (j *schedJob) stopDrop(m GoTaskMsg) {
+	if j.stopDroppedOut == 0 {
+		log.Warningf("mesosgot: the job is stopping: messages the app sends are dropped (first: to task %q, %d bytes)", m.TaskName, len(m.MessageData))
+	}
+	j.stopDroppedOut++
 }
 
 // appReturned starts the normal end: deliver what the app sent, then stop.
@@ -49,6 +101,22 @@ func (j *schedJob) stopTasks() {
 		}
 	}
 	j.backlog = map[string]*schedTask{}
+}
+
+// killAgain asks the (new) master again to kill the tasks being stopped:
+// the kills sent before a re-registration may have gone to a master that
+// died or that did not know the framework.
+func (j *schedJob) killAgain() {
+	if j.phase != phaseStopping {
+		return
+	}
+	for _, name := range j.taskOrder {
+		if t := j.tasks[name]; t.killAsk && !t.terminal {
+			if _, err := j.driver.KillTask(util.NewTaskID(name)); err != nil {
+				log.Warningf("mesosgot: killing task %s again: %v", name, err)
+			}
+		}
+	}
 }
 
 // advance moves between phases when their condition holds.
@@ -205,6 +273,9 @@ func (j *schedJob) finish() {
 			log.Warningf("mesosgot: the app scheduler has not returned %v after the job ended", j.s.timing.AppGrace)
 			j.appEnded = true
 		}
+	}
+	if j.stopDroppedIn > 0 || j.stopDroppedOut > 0 {
+		log.Warningf("mesosgot: while the job stopped, %d messages from tasks and %d from the app were dropped", j.stopDroppedIn, j.stopDroppedOut)
 	}
 	j.endDriver()
 	j.s.result = j.jobErr

@@ -120,6 +120,9 @@ type schedJob struct {
 
 	driverIsGone bool // the driver stopped without the job asking
 
+	stopDroppedIn  int // task messages dropped while the failed job stopped (schedend.go)
+	stopDroppedOut int // app messages dropped while the job stopped
+
 	terminalCount int       // tasks in a terminal state
 	schedinClosed bool      // no task can send any more: schedin was closed early
 	silentSince   time.Time // when schedin was closed early
@@ -173,8 +176,8 @@ func (j *schedJob) loop() {
 	for j.phase != phaseDone {
 		inCh, inHead, evCh, evHead := j.appHeads()
 		var outCh chan GoTaskMsg
-		if j.parked == nil && j.phase < phaseStopping {
-			outCh = j.schedout
+		if j.parked == nil {
+			outCh = j.schedout // while stopping, taken and dropped (stopDrop)
 		}
 		appDone := j.appDone
 		if j.appEnded {
@@ -186,6 +189,10 @@ func (j *schedJob) loop() {
 				f()
 			}
 		case m := <-outCh:
+			if j.phase >= phaseStopping {
+				j.stopDrop(m)
+				break
+			}
 			j.route(m)
 			// take what else the app has sent, so that it goes out together
 		more:
@@ -198,8 +205,7 @@ func (j *schedJob) loop() {
 				}
 			}
 		case inCh <- inHead:
-			it := j.popIn()
-			it.conn.link.Consumed(it.msg.TaskName, 1)
+			j.consumed(j.popIn())
 			j.pushIn()
 		case evCh <- evHead:
 			j.popEv()
@@ -266,8 +272,7 @@ func (j *schedJob) pushIn() {
 	for j.inQ.len() > 0 {
 		select {
 		case j.schedin <- j.inQ.front().msg:
-			it := j.popIn()
-			it.conn.link.Consumed(it.msg.TaskName, 1)
+			j.consumed(j.popIn())
 		default:
 			return
 		}
@@ -316,8 +321,8 @@ func (j *schedJob) emit(t SchedEventType, data interface{}) {
 	j.evQ.push(evItem{ev: SchedEvent{EventType: t, EventData: data}, barrier: j.enqueued})
 }
 
-func (j *schedJob) registered(frameworkID string) {
-	j.masterBack()
+func (j *schedJob) registered(frameworkID, masterID string) {
+	j.masterBack(masterID)
 	j.frameworkID = frameworkID
 	if j.waitSince.IsZero() {
 		j.waitSince = time.Now()
@@ -430,6 +435,10 @@ func (j *schedJob) flush() {
 				c.link.Consumed(m.TaskName, 1)
 				continue
 			}
+			if j.jobErr != nil && j.phase == phaseStopping {
+				j.stopQueue(c, m)
+				continue
+			}
 			if j.appEnded || j.phase == phaseDone || j.schedinClosed {
 				if j.schedinClosed && !j.appEnded {
 					log.Warningf("mesosgot: message from task %s after it ended dropped (schedin is closed)", m.TaskName)
@@ -537,26 +546,6 @@ func (j *schedJob) taskError(t *schedTask, cause string, executorFailed bool) *J
 		}
 	}
 	return je
-}
-
-func (j *schedJob) slaveLost(agentID string) {
-	j.emit(SlaveLost, agentID)
-	for _, name := range j.taskOrder {
-		if t := j.tasks[name]; t.agentID == agentID && t.launched && !t.terminal {
-			j.fail(&JobError{TaskName: name, Cause: "agent " + agentID + " lost"})
-			return
-		}
-	}
-}
-
-func (j *schedJob) executorLost(execID, agentID string, status int) {
-	j.emit(ExecutorLost, ExecutorLostEvent{ExecutorID: execID, AgentID: agentID, Status: status})
-	for _, name := range j.taskOrder {
-		if t := j.tasks[name]; t.execID == execID && t.launched && !t.terminal {
-			j.fail(j.taskError(t, fmt.Sprintf("executor %s on agent %s exited with status %d", execID, agentID, status), true))
-			return
-		}
-	}
 }
 
 // scalarResources sums an offer's scalar resources by name.

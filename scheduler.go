@@ -83,6 +83,12 @@ type GoTaskScheduler struct {
 	// probeMaster is set once a driver built from DriverConfig made its
 	// messenger: only then is there a real master to probe.
 	probeMaster atomic.Bool
+	// watchedMsgr is the driver's messenger (a messenger.Messenger) once
+	// the master watch wrapped it (masterwatch.go).
+	watchedMsgr atomic.Value
+	// masterRecheck asks the master probe to read the master's /state on
+	// each probe: a restarted master is waited on (masterrestart.go).
+	masterRecheck atomic.Bool
 
 	// sigMu guards signal, the first signal that interrupted Run (signals.go).
 	sigMu  sync.Mutex
@@ -267,7 +273,7 @@ func (sched *GoTaskScheduler) Registered(driver sched.SchedulerDriver, framework
 			j.masterReregistered(masterInfo.GetId())
 			return
 		}
-		j.registered(frameworkId.GetValue())
+		j.registered(frameworkId.GetValue(), masterInfo.GetId())
 	})
 }
 

@@ -85,18 +85,33 @@ func run() error {
 		cfg.Credentials = creds
 	}
 
+	// Signals are ours from before the start: one that comes while the
+	// cluster starts still shuts it down (and removes its work directory).
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	c, err := localmesos.Start(cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("mesos-local: master %s (pid %s), %d agent(s), work dir %s\n", c.MasterAddr(), c.MasterPID(), *slaves, c.WorkDir())
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig
 	fmt.Printf("mesos-local: %v: shutting down\n", s)
-	signal.Stop(sig)
-	if err := c.Close(); err != nil {
+	closed := make(chan struct{})
+	go func() { // further signals do not cut the shutdown short
+		for {
+			select {
+			case s := <-sig:
+				fmt.Printf("mesos-local: %v: already shutting down (executors get %s to exit, then SIGKILL)\n", s, grace.D)
+			case <-closed:
+				return
+			}
+		}
+	}()
+	err = c.Close()
+	close(closed)
+	if err != nil {
 		return err
 	}
 	st := c.Stats()

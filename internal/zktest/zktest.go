@@ -4,8 +4,9 @@
 // Java runtime) on a free loopback port with its own data directory in a
 // temporary directory, waits until it answers the "ruok" command, and stops
 // it and removes the directory when the test ends (also when it fails).
-// Where ZooKeeper is not installed, Start ends the test through
-// testenv.Missing.
+// StartWith places the server elsewhere: on another address, or inside a
+// network namespace. Where ZooKeeper is not installed, both end the test
+// through testenv.Missing.
 package zktest
 
 import (
@@ -40,10 +41,29 @@ const mainClass = "org.apache.zookeeper.server.ZooKeeperServerMain"
 // machine can take several seconds.
 var StartTimeout = 90 * time.Second
 
+// Options place the server elsewhere than on this host's loopback, e.g.
+// inside a network namespace; the zero value is Start's default.
+type Options struct {
+	// IP is the address the server binds and is reached at (default
+	// 127.0.0.1).
+	IP string
+	// Port is the client port; 0 picks a free port of this host's loopback
+	// (give one when the server runs in another network namespace, where
+	// any port is free).
+	Port int
+	// Wrap is put before the server's command line, e.g. ip netns exec NS
+	// to run it in a network namespace.
+	Wrap []string
+	// Dial connects to the server for the readiness check and Command
+	// (default net.DialTimeout), e.g. from inside its namespace.
+	Dial func(network, addr string, timeout time.Duration) (net.Conn, error)
+}
+
 // Server is a running private ZooKeeper server.
 type Server struct {
 	// Addr is the client address, host:port.
 	Addr string
+	opts Options
 	dir  string
 	cmd  *exec.Cmd
 	log  string
@@ -59,13 +79,25 @@ func (s *Server) URL(path string) string {
 // Start starts a private server for t and stops it when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with the server placed by opts.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.IP == "" {
+		opts.IP = "127.0.0.1"
+	}
+	if opts.Dial == nil {
+		opts.Dial = net.DialTimeout
+	}
 	java, cp, why := locate()
 	if why != "" {
 		testenv.Missing(t, "ZooKeeper", why)
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ { // a free port may be taken before the JVM binds it
-		s, err := start(t, java, cp)
+		s, err := start(t, java, cp, opts)
 		if err == nil {
 			return s
 		}
@@ -95,24 +127,26 @@ func locate() (java, cp, why string) {
 	return java, cp, ""
 }
 
-func start(t testing.TB, java, cp string) (*Server, error) {
+func start(t testing.TB, java, cp string, opts Options) (*Server, error) {
 	dir, err := os.MkdirTemp("", "mesosgot-zk-")
 	if err != nil {
 		return nil, fmt.Errorf("temp dir: %w", err)
 	}
-	port, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+	port := opts.Port
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
 	}
-	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, log: filepath.Join(dir, "zookeeper.log"), done: make(chan struct{})}
+	s := &Server{Addr: net.JoinHostPort(opts.IP, fmt.Sprint(port)), opts: opts, dir: dir, log: filepath.Join(dir, "zookeeper.log"), done: make(chan struct{})}
 	cfg := strings.Join([]string{
 		"tickTime=500",
 		"initLimit=10",
 		"syncLimit=5",
 		"dataDir=" + filepath.Join(dir, "data"),
 		fmt.Sprintf("clientPort=%d", port),
-		"clientPortAddress=127.0.0.1",
+		"clientPortAddress=" + opts.IP,
 		"maxClientCnxns=0",
 		"minSessionTimeout=1000",
 		"maxSessionTimeout=60000",
@@ -130,8 +164,9 @@ func start(t testing.TB, java, cp string) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("creating %s: %w", s.log, err)
 	}
-	s.cmd = exec.Command(java, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+	argv := append(append([]string(nil), opts.Wrap...), java, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-Dzookeeper.admin.enableServer=false", "-cp", cp, mainClass, cfgPath)
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Dir = dir
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -184,7 +219,7 @@ func (s *Server) waitReady() error {
 // Command sends a four-letter-word command (ruok, srvr, stat, cons) and
 // returns the reply.
 func (s *Server) Command(cmd string) (string, error) {
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	c, err := s.opts.Dial("tcp", s.Addr, time.Second)
 	if err != nil {
 		return "", err
 	}

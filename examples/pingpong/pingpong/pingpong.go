@@ -88,7 +88,9 @@ func Scheduler(workers, messages int, progress func(done, total int), onEvent fu
 		sent := make([]int, workers)  // pings sent per worker
 		recvd := make([]int, workers) // pongs received per worker
 		total, done := workers*messages, 0
-		running := 0
+		// running is the set of workers seen running: after a master
+		// failover, reconciliation reports running tasks again.
+		running := map[string]bool{}
 		step := max(total/10, 1)
 		fail := func(f string, a ...any) {
 			res.mu.Lock()
@@ -111,7 +113,7 @@ func Scheduler(workers, messages int, progress func(done, total int), onEvent fu
 		havePending := false
 		for done < total {
 			var out chan<- mesosgot.GoTaskMsg
-			if running == workers {
+			if len(running) == workers {
 				if !havePending {
 					pending, havePending = nextPing()
 				}
@@ -161,11 +163,13 @@ func Scheduler(workers, messages int, progress func(done, total int), onEvent fu
 				}
 				switch ev.EventType {
 				case mesosgot.TaskRunning:
-					running++
-					if running == workers {
-						res.mu.Lock()
-						res.Started = time.Now()
-						res.mu.Unlock()
+					if te, ok := ev.EventData.(mesosgot.TaskEvent); ok && !running[te.TaskName] {
+						running[te.TaskName] = true
+						if len(running) == workers {
+							res.mu.Lock()
+							res.Started = time.Now()
+							res.mu.Unlock()
+						}
 					}
 				case mesosgot.Shutdown:
 					if err, _ := ev.EventData.(error); err != nil {

@@ -37,3 +37,27 @@ func TestPingPongOverFakeCluster(t *testing.T) {
 	require.NoError(t, res.Err())
 	t.Log(res.Summary())
 }
+
+// After a master failover, reconciliation reports the running workers as
+// running again; the exchange goes on (it once stopped sending, counting
+// more running workers than there are).
+func TestSchedulerKeepsPingingAfterRepeatedTaskRunning(t *testing.T) {
+	fn, res := pingpong.Scheduler(1, 2, nil, nil)
+	schedin, schedout, schedevent := make(chan mesosgot.GoTaskMsg), make(chan mesosgot.GoTaskMsg), make(chan mesosgot.SchedEvent)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(schedin, schedout, schedevent)
+	}()
+	running := mesosgot.SchedEvent{EventType: mesosgot.TaskRunning, EventData: mesosgot.TaskEvent{TaskName: pingpong.TaskName + "-0"}}
+	schedevent <- running
+	ping := <-schedout
+	require.Equal(t, "0", ping.MessageData)
+	schedevent <- running // as reconciliation reports it
+	schedin <- mesosgot.GoTaskMsg{TaskName: ping.TaskName, MessageData: ping.MessageData}
+	ping = <-schedout
+	require.Equal(t, "1", ping.MessageData)
+	schedin <- mesosgot.GoTaskMsg{TaskName: ping.TaskName, MessageData: ping.MessageData}
+	<-done
+	require.NoError(t, res.Err())
+}
