@@ -68,6 +68,7 @@ func (s *GoTaskScheduler) installMessenger(cfg *sched.DriverConfig) {
 		// no master to look for: the driver will not start
 		cfg.NewDetector = func() (detector.Master, error) { return nil, nil }
 	}
+	s.keepDetector(cfg)
 	cfg.NewMessenger = func() (messenger.Messenger, error) {
 		if err := s.prepErr; err != nil {
 			return refusingMessenger{err: err}, nil
@@ -152,10 +153,12 @@ func (m *jobMessenger) watchRegistration() {
 	}
 }
 
-// Stop stops the messenger, tells the job the driver is stopping and
-// waits, bounded by teardownHold, for the job's teardown to complete.
+// Stop stops the messenger and the driver's master detector, tells the
+// job the driver is stopping and waits, bounded by teardownHold, for the
+// job's teardown to complete.
 func (m *jobMessenger) Stop() error {
 	err := m.Messenger.Stop()
+	m.s.cancelDetector()
 	m.s.driverStopping()
 	return err
 }

@@ -31,7 +31,9 @@ const (
 	Disconnected
 	// TaskLaunched: a task was handed to Mesos in a LaunchTasks call. EventData: TaskEvent.
 	TaskLaunched
-	// TaskRunning: a task reported TASK_RUNNING. EventData: TaskEvent.
+	// TaskRunning: a task reported TASK_RUNNING, once per task (the same
+	// state again, as reconciliation after a master failover or an agent's
+	// recovery reports it, is not a new event). EventData: TaskEvent.
 	TaskRunning
 	// TaskFinished: a task returned nil (TASK_FINISHED). EventData: TaskEvent.
 	TaskFinished

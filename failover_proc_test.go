@@ -61,6 +61,7 @@ func startHACluster(t *testing.T, nMasters, nAgents int, sessionTimeout string) 
 	for i := 0; i < nAgents; i++ {
 		p := proctest.Start(t, agentBin, "-ip=127.0.0.1", "-port=0", "-master="+h.zkURL, "-work_dir="+filepath.Join(t.TempDir(), "agent"),
 			"-resources=cpus:4;mem:4096", "-registration_backoff_factor=100ms", "-executor_shutdown_grace_period=1secs")
+		reapExecutors(t, p)
 		p.WaitLine(`registered with master `+regexp.QuoteMeta(h.pids[0]), 60*time.Second)
 	}
 	return h

@@ -19,6 +19,7 @@ type failoverTimes struct {
 	mu                                    sync.Mutex
 	kill, disconnected, reregistered, msg time.Time
 	msgAfterRereg                         time.Time // first message delivered after Reregistered
+	sched                                 *GoTaskScheduler
 }
 
 // delivered notes a message delivered after the fault.

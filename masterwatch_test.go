@@ -2,7 +2,6 @@ package mesosgot
 
 import (
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -93,14 +92,9 @@ func TestReregistrationKeepsTheJobAndReconciles(t *testing.T) {
 			}
 		}
 		// the reconciliation answers (a RUNNING per task) come through
-		deadline := time.After(20 * time.Second)
-		for reconciled(evs) < 2 {
-			select {
-			case ev := <-schedevent:
-				evs.add(ev)
-			case <-deadline:
-				return
-			}
+		deadline := time.Now().Add(20 * time.Second)
+		for f.sched.reconciledTasks.Load() < 2 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond) // polling with a deadline
 		}
 	})
 	err := f.run()
@@ -117,7 +111,8 @@ func TestReregistrationKeepsTheJobAndReconciles(t *testing.T) {
 	}
 	assert.Equal(t, 1, evs.count(Disconnected))
 	assert.Equal(t, 1, evs.count(Reregistered))
-	assert.Equal(t, 2, reconciled(evs), "each live task reconciled once")
+	assert.EqualValues(t, 2, f.sched.reconciledTasks.Load(), "each live task reconciled once")
+	assert.Equal(t, 2, evs.count(TaskRunning), "a reconciled RUNNING is not a new TaskRunning")
 	order := []SchedEventType{}
 	for _, ev := range evs.evs {
 		if ev.EventType == Disconnected || ev.EventType == Reregistered {
@@ -125,16 +120,6 @@ func TestReregistrationKeepsTheJobAndReconciles(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []SchedEventType{Disconnected, Reregistered}, order)
-}
-
-func reconciled(evs *events) int {
-	n := 0
-	for _, ev := range evs.find(TaskRunning) {
-		if strings.Contains(ev.EventData.(TaskEvent).Message, "Reconciliation") {
-			n++
-		}
-	}
-	return n
 }
 
 // A task the master reports lost when reconciling after re-registration

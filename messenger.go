@@ -284,6 +284,18 @@ func (m *driverMessenger) drain(q *msgQueue) {
 	}
 }
 
+// relink drops the connection to pid, if any: the next message to pid goes
+// on a new one. Messages being written on the old one are dropped (and
+// logged), as on any broken connection.
+func (m *driverMessenger) relink(pid string) {
+	m.qmu.Lock()
+	defer m.qmu.Unlock()
+	if q := m.queues[pid]; q != nil && q.pc != nil {
+		q.pc.Fail()
+		q.pc = nil
+	}
+}
+
 // Route implements messenger.Messenger: a message to this process goes to
 // its handler (as mesos-go's messenger does, on a goroutine of its own),
 // any other is sent.

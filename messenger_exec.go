@@ -21,8 +21,9 @@ import (
 // messenger_sched.go): the executor driver copies every message's data
 // into a string, a token's only.
 type execPolicy struct {
-	agent  string      // the agent's pid
-	tokens *tokenTable // nil: no tokens (a test)
+	agent  string           // the agent's pid
+	tokens *tokenTable      // nil: no tokens (a test)
+	relink func(pid string) // drops the connection to pid; nil in some tests
 }
 
 // useExecutorMessenger makes cfg's driver run on mesosgot's messenger,
@@ -42,7 +43,10 @@ func useExecutorMessenger(cfg *exec.DriverConfig, tokens *tokenTable) {
 		if tokens != nil {
 			tokens.adopt() // this messenger exchanges the tokens of frames sent
 		}
-		return newDriverMessenger("executor", process.New("executor").Label(), bind, port, host, &execPolicy{agent: agent.String(), tokens: tokens}), nil
+		p := &execPolicy{agent: agent.String(), tokens: tokens}
+		m := newDriverMessenger("executor", process.New("executor").Label(), bind, port, host, p)
+		p.relink = m.relink
+		return m, nil
 	}
 }
 
@@ -56,9 +60,20 @@ func (p *execPolicy) accept(from *upid.UPID, name string) (bool, string) {
 	return true, ""
 }
 
-func (p *execPolicy) received(_ *upid.UPID, msg proto.Message) string {
-	if m, ok := msg.(*mesos.FrameworkToExecutorMessage); ok && p.tokens != nil {
-		p.tokens.swap(&m.Data)
+func (p *execPolicy) received(from *upid.UPID, msg proto.Message) string {
+	switch m := msg.(type) {
+	case *mesos.FrameworkToExecutorMessage:
+		if p.tokens != nil {
+			p.tokens.swap(&m.Data)
+		}
+	case *mesos.ReconnectExecutorMessage:
+		// A restarted agent: the connection to its previous run is dead
+		// (and may not know it yet), so the driver's ReregisterExecutorMessage
+		// must go on a new one, as Mesos' own executor library (since 1.1.2,
+		// MESOS-7057) re-links on a reconnect request.
+		if p.relink != nil {
+			p.relink(from.String())
+		}
 	}
 	return ""
 }

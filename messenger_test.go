@@ -3,6 +3,7 @@ package mesosgot
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -282,4 +283,35 @@ func TestExecutorMessengerTokensLargeFrameworkMessages(t *testing.T) {
 	}
 	_, ok := tokens.resolve(frameworkToken + "77")
 	assert.False(t, ok, "an unknown token is refused")
+}
+
+// An agent restarted on the same pid sends ReconnectExecutorMessage; the
+// executor's answer must reach the new agent process, not the dead
+// connection to the old one (Mesos' executor library re-links, MESOS-7057).
+func TestExecutorMessengerRelinksToRestartedAgent(t *testing.T) {
+	old := started(t, startMessenger(t, "slave(1)", openPolicy{}))
+	oldGot := collect(t, old, &mesos.FrameworkErrorMessage{})
+	pid := old.UPID()
+	p := &execPolicy{agent: pid.String()}
+	e := startMessenger(t, "executor(1)", p)
+	p.relink = e.relink
+	require.NoError(t, e.Install(func(from *upid.UPID, _ proto.Message) {
+		// as mesos-go's executor driver answers a reconnect request
+		_ = e.Send(context.Background(), from, &mesos.ReregisterExecutorMessage{ExecutorId: util.NewExecutorID("e"), FrameworkId: util.NewFrameworkID("f")})
+	}, &mesos.ReconnectExecutorMessage{}))
+	started(t, e)
+	// The executor talks to the agent over a connection it keeps.
+	require.NoError(t, e.Send(context.Background(), &pid, &mesos.FrameworkErrorMessage{Message: proto.String("hello")}))
+	recvGot(t, oldGot)
+	require.NoError(t, old.Stop())
+
+	port, err := strconv.Atoi(pid.Port)
+	require.NoError(t, err)
+	restarted := newDriverMessenger("test", "slave(1)", net.IPv4(127, 0, 0, 1), uint16(port), "127.0.0.1", openPolicy{})
+	newGot := collect(t, restarted, &mesos.ReregisterExecutorMessage{})
+	started(t, restarted)
+	require.Equal(t, pid, restarted.UPID())
+	sendAndWait(t, restarted, e.UPID(), &mesos.ReconnectExecutorMessage{SlaveId: util.NewSlaveID("a")})
+	g := recvGot(t, newGot)
+	assert.Equal(t, e.UPID().String(), g.from)
 }

@@ -103,7 +103,10 @@ func (j *schedJob) reconciled(st *mesos.TaskStatus) {
 	if r.pending == nil {
 		return
 	}
-	delete(r.pending, st.GetTaskId().GetValue())
+	if name := st.GetTaskId().GetValue(); r.pending[name] {
+		delete(r.pending, name)
+		j.s.reconciledTasks.Add(1)
+	}
 	if len(r.pending) == 0 {
 		log.Infof("mesosgot: tasks reconciled in %v (%d rounds)", time.Since(r.started).Round(time.Millisecond), r.rounds)
 		r.pending = nil

@@ -485,6 +485,7 @@ func (j *schedJob) statusUpdate(st *mesos.TaskStatus) {
 	if t.terminal {
 		return
 	}
+	prev := t.state
 	t.state = st.GetState()
 	ev := TaskEvent{TaskName: name, AgentID: st.GetSlaveId().GetValue(), State: st.GetState().String(), Message: st.GetMessage()}
 	if ev.AgentID == "" {
@@ -501,6 +502,12 @@ func (j *schedJob) statusUpdate(st *mesos.TaskStatus) {
 	case mesos.TaskState_TASK_RUNNING:
 		if c := j.conns[t.execID]; c != nil {
 			c.ready = true
+		}
+		if prev == mesos.TaskState_TASK_RUNNING {
+			// a reconciliation's answer or an update an agent resent
+			// after its recovery: the app already knows
+			log.V(1).Infof("mesosgot: %s still TASK_RUNNING (%s)", name, st.GetReason())
+			return
 		}
 		j.emit(TaskRunning, ev)
 		return

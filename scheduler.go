@@ -13,6 +13,7 @@ import (
 	log "github.com/golang/glog"
 	"github.com/mesos/mesos-go/api/v0/auth"
 	"github.com/mesos/mesos-go/api/v0/auth/sasl"
+	"github.com/mesos/mesos-go/api/v0/detector"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	sched "github.com/mesos/mesos-go/api/v0/scheduler"
 
@@ -51,6 +52,8 @@ type GoTaskScheduler struct {
 	startFailReason string
 
 	// the driver's messenger (see jobMessenger)
+	detMu           sync.Mutex
+	dets            []detector.Master // master detectors of drivers built from DriverConfig (detectorstop.go)
 	msgrMu          sync.Mutex
 	msgr            *jobMessenger // the messenger of the last driver built from DriverConfig
 	masterErr       string        // the error message the master sent, if any
@@ -78,6 +81,8 @@ type GoTaskScheduler struct {
 	mon *monitor
 	// reconTiming is the backoff of reconciliation after re-registration.
 	reconTiming reconcileTiming
+	// reconciledTasks counts tasks whose state a reconciliation brought (for tests).
+	reconciledTasks atomic.Int64
 	// masterPoke wakes the master probe on a network error toward the master.
 	masterPoke chan struct{}
 	// probeMaster is set once a driver built from DriverConfig made its

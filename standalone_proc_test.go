@@ -44,6 +44,7 @@ func startPlainCluster(t *testing.T, nAgents int) *plainCluster {
 	for i := 0; i < nAgents; i++ {
 		a := proctest.Start(t, agentBin, "-ip=127.0.0.1", "-port=0", "-master="+p.addr, "-work_dir="+filepath.Join(t.TempDir(), "agent"),
 			"-resources=cpus:4;mem:4096", "-registration_backoff_factor=100ms", "-executor_shutdown_grace_period=1secs")
+		reapExecutors(t, a)
 		a.WaitLine(`registered with master`, 60*time.Second)
 		p.agents = append(p.agents, a)
 	}
@@ -87,7 +88,7 @@ func plainPingpong(t *testing.T, p *plainCluster, lostTimeout time.Duration, rou
 	s := NewGoTaskScheduler("", conf, nil)
 	names := []string{"seq-0", "seq-1", "seq-2", "seq-3"}
 	s.SpawnTask("seq", len(names), map[string]float64{"cpus": 1.5, "mem": 64})
-	times := &failoverTimes{}
+	times := &failoverTimes{sched: s}
 	evs := &events{}
 	var appErr error
 	s.RegisterSchedFunc(func(schedin <-chan GoTaskMsg, schedout chan<- GoTaskMsg, schedevent <-chan SchedEvent) {
@@ -187,7 +188,8 @@ func TestProcessesStandaloneMasterRestarted(t *testing.T) {
 	require.NoError(t, appErr)
 	assert.Equal(t, 1, evs.count(Disconnected))
 	assert.Equal(t, 1, evs.count(Reregistered))
-	assert.Equal(t, 4, reconciled(evs), "each task reconciled with the new master")
+	assert.EqualValues(t, 4, times.sched.reconciledTasks.Load(), "each task reconciled with the new master")
+	assert.Equal(t, 4, evs.count(TaskRunning), "a reconciled RUNNING is not a new TaskRunning")
 	out := p.master.Output()
 	assert.Regexp(t, regexp.MustCompile(`framework \S+ \(mesosgot\) re-registered from`), out)
 	// the framework's end reached the new master: it shuts the executors down

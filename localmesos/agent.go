@@ -42,6 +42,8 @@ type agent struct {
 	frameworks        map[string]*agentFramework
 	streams           map[string]*updateStream // by framework ID + "/" + task ID
 	runs              int
+	recovering        bool   // recovering after a restart: registration waits
+	stopRecovery      func() // stops the executor re-registration timeout
 
 	cut atomic.Bool // partitioned (PartitionAgent): only executor traffic passes
 }
@@ -52,7 +54,8 @@ type agentOpts struct {
 	port       int       // 0 = any free port
 	hostname   string    // SlaveInfo.hostname; default the IP
 	attributes []*mesos.Attribute
-	idFile     string // where the agent ID is kept across restarts; "" = nowhere
+	idFile     string // where the agent ID is kept across restarts; "" = nowhere (and nothing is checkpointed)
+	recovery   recoveryOpts
 }
 
 type agentFramework struct {
@@ -91,6 +94,9 @@ type executor struct {
 	killed  bool         // shutdown/kill requested: tasks end TASK_KILLED
 	pending *termination // how its tasks end when the agent ends it (Mesos' pendingTermination)
 	stopReg func()
+
+	recovered bool            // recovered after an agent restart (agent_recover.go)
+	seen      map[string]bool // recovered: UUIDs of the updates checkpointed before the restart
 }
 
 type agentTask struct {
@@ -104,6 +110,7 @@ type updateStream struct {
 	pending   []*mesos.StatusUpdate
 	backoff   time.Duration
 	stopRetry func()
+	ckptPath  string // the checkpointed stream (task.updates), if any
 }
 
 // newAgent starts agent process slave(n); it registers once

@@ -64,6 +64,7 @@ func (a *agent) registerExecutor(from *upid.UPID, msg *mesos.RegisterExecutorMes
 	if ex.stopReg != nil {
 		ex.stopReg()
 	}
+	a.checkpointLibprocessPID(fw, ex)
 	a.send(ex.pid, &mesos.ExecutorRegisteredMessage{
 		ExecutorInfo:  ex.info,
 		FrameworkId:   fw.info.Id,
@@ -84,11 +85,17 @@ func (a *agent) reregisterExecutor(from *upid.UPID, msg *mesos.ReregisterExecuto
 	if a.lost {
 		return
 	}
-	_, ex := a.lookupExecutor(msg.GetFrameworkId().GetValue(), msg.GetExecutorId().GetValue())
+	fw, ex := a.lookupExecutor(msg.GetFrameworkId().GetValue(), msg.GetExecutorId().GetValue())
+	if ex != nil && ex.recovered && ex.state == execStarted && !fw.shuttingDown {
+		a.executorReregistered(fw, ex, from, msg) // agent_recover.go
+		return
+	}
 	if ex != nil && ex.state == execRegistered && ex.pid.Equal(from) {
 		a.send(from, &mesos.ExecutorReregisteredMessage{SlaveId: a.slaveID(), SlaveInfo: a.info})
 		return
 	}
+	log.Warningf("localmesos: agent %s: shutting down re-registering executor %q of framework %q at %s: not one it is recovering",
+		a.id, msg.GetExecutorId().GetValue(), msg.GetFrameworkId().GetValue(), from)
 	a.send(from, &mesos.ShutdownExecutorMessage{ExecutorId: msg.ExecutorId, FrameworkId: msg.FrameworkId})
 }
 
@@ -116,6 +123,9 @@ func (a *agent) launch(fw *agentFramework, ex *executor) {
 	fail := func(why string) { a.executorExited(fw, ex, nil, why) }
 	a.mu.Lock()
 	name, checkpoint := a.executorUser(fw, ex), fw.info.GetCheckpoint()
+	// Executors whose state is checkpointed outlive the agent, to be
+	// recovered by its next run; the others die with it.
+	survive := a.checkpointsExec(fw, ex)
 	a.mu.Unlock()
 	var owner *runAs
 	if name != "" {
@@ -142,7 +152,7 @@ func (a *agent) launch(fw *agentFramework, ex *executor) {
 		fail("Failed to fetch URIs: " + err.Error())
 		return
 	}
-	cmd, closeFiles, err := executorCommand(ex.info.GetCommand(), ex.dir, a.executorEnvironment(ex, checkpoint), owner.credential())
+	cmd, closeFiles, err := executorCommand(ex.info.GetCommand(), ex.dir, a.executorEnvironment(ex, checkpoint), owner.credential(), survive)
 	if err == nil {
 		if err = chownTree(ex.dir, owner); err != nil {
 			closeFiles()
@@ -171,6 +181,7 @@ func (a *agent) launch(fw *agentFramework, ex *executor) {
 	}
 	ex.osPid = cmd.Process.Pid
 	ex.state = execStarted
+	a.checkpointForkedPID(fw, ex)
 	if ex.command {
 		// Mesos' command executor reports TASK_RUNNING once the command
 		// runs.
@@ -237,8 +248,8 @@ func (a *agent) executorEnvironment(ex *executor, checkpoint bool) []string {
 	env["MESOS_HTTP_COMMAND_EXECUTOR"] = "0"
 	env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] = stoutDuration(a.shutdownGrace(ex))
 	if checkpoint {
-		env["MESOS_RECOVERY_TIMEOUT"] = stoutDuration(15 * time.Minute)        // --recovery_timeout
-		env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = stoutDuration(2 * time.Second) // --executor_reregistration_timeout
+		env["MESOS_RECOVERY_TIMEOUT"] = stoutDuration(a.recoveryTimeout())              // --recovery_timeout
+		env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = stoutDuration(a.executorReregTimeout()) // --executor_reregistration_timeout
 	}
 	env["MESOS_SANDBOX"] = ex.dir
 	for _, v := range ex.info.GetCommand().GetEnvironment().GetVariables() {
@@ -267,6 +278,7 @@ func (a *agent) executorExited(fw *agentFramework, ex *executor, ps *os.ProcessS
 		ex.stopReg()
 	}
 	ex.state = execTerminated
+	a.checkpointEnded(fw, ex)
 	ids := make([]string, 0, len(ex.tasks))
 	for id := range ex.tasks {
 		ids = append(ids, id)

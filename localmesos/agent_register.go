@@ -30,7 +30,7 @@ func (a *agent) startRegistration() {
 // registerLocked sends one RegisterSlaveMessage (no agent ID yet) or
 // ReregisterSlaveMessage and schedules the next attempt.
 func (a *agent) registerLocked(backoff time.Duration) {
-	if a.registered || a.lost || a.c.isClosing() {
+	if a.registered || a.lost || a.recovering || a.c.isClosing() {
 		return
 	}
 	if a.id == "" {
@@ -100,6 +100,7 @@ func (a *agent) slaveRegistered(from *upid.UPID, msg *mesos.SlaveRegisteredMessa
 		a.id = msg.GetSlaveId().GetValue()
 		a.info.Id = a.slaveID()
 		writeAgentID(a.opts.idFile, a.id)
+		a.checkpointAgent()
 	}
 	a.connected(msg.GetConnection())
 	a.c.logf("agent %s registered with master %s as %s", a.pid, from, a.id)

@@ -25,6 +25,7 @@ func (a *agent) statusUpdateAck(from *upid.UPID, msg *mesos.StatusUpdateAcknowle
 	if s.stopRetry != nil {
 		s.stopRetry()
 	}
+	a.checkpointAck(s, msg.GetUuid())
 	s.pending = s.pending[1:]
 	s.backoff = a.c.cfg.StatusUpdateRetry
 	if len(s.pending) > 0 {
@@ -40,6 +41,12 @@ func (a *agent) statusUpdate(from *upid.UPID, msg *mesos.StatusUpdateMessage) {
 	if a.lost {
 		return
 	}
+	a.statusUpdateLocked(from, msg)
+}
+
+// statusUpdateLocked takes an executor's status update (also those a
+// re-registering executor resends). Called with a.mu held.
+func (a *agent) statusUpdateLocked(from *upid.UPID, msg *mesos.StatusUpdateMessage) {
 	u := proto.Clone(msg.GetUpdate()).(*mesos.StatusUpdate)
 	st := u.GetStatus()
 	fw, ex := a.lookupExecutor(u.GetFrameworkId().GetValue(), u.GetExecutorId().GetValue())
@@ -128,6 +135,7 @@ func (a *agent) enqueue(u *mesos.StatusUpdate) {
 		a.streams[key] = s
 	}
 	s.pending = append(s.pending, u)
+	a.checkpointUpdate(s, u)
 	if len(s.pending) == 1 {
 		a.forward(key, s)
 	}

@@ -26,7 +26,10 @@ func (a *agent) runTask(from *upid.UPID, msg *mesos.RunTaskMessage) {
 		fw = &agentFramework{id: fid, executors: map[string]*executor{}}
 		a.frameworks[fid] = fw
 	}
-	fw.info, fw.pid = msg.GetFramework(), msg.GetPid()
+	if ckpt := fw.info == nil || fw.pid != msg.GetPid() || !proto.Equal(fw.info, msg.GetFramework()); ckpt {
+		fw.info, fw.pid = msg.GetFramework(), msg.GetPid()
+		a.checkpointFramework(fw)
+	}
 	einfo, command := ti.GetExecutor(), false
 	if einfo == nil {
 		command = true
@@ -63,8 +66,10 @@ func (a *agent) runTask(from *upid.UPID, msg *mesos.RunTaskMessage) {
 			return
 		}
 		fw.executors[eid] = ex
+		a.checkpointExecutor(fw, ex)
 	}
 	ex.tasks[ti.GetTaskId().GetValue()] = &agentTask{info: ti, state: mesos.TaskState_TASK_STAGING}
+	a.checkpointTask(fw, ex, ti)
 	run := &mesos.RunTaskMessage{FrameworkId: fw.info.Id, Framework: fw.info, Pid: proto.String(fw.pid), Task: ti}
 	if ex.state == execRegistered && !ex.command {
 		a.send(ex.pid, run)
@@ -165,5 +170,6 @@ func (a *agent) updateFramework(from *upid.UPID, msg *mesos.UpdateFrameworkMessa
 	defer a.mu.Unlock()
 	if fw := a.frameworks[msg.GetFrameworkId().GetValue()]; fw != nil && a.fromMaster(from) {
 		fw.pid = msg.GetPid()
+		a.checkpointFramework(fw)
 	}
 }

@@ -47,6 +47,15 @@
 // with the files stdout and stderr), fetching CommandInfo URIs first (http
 // and https URLs, file:// URLs and local paths). Tasks with a CommandInfo
 // and no ExecutorInfo are run by the agent itself as a command executor.
+// An agent started on a work directory of its own (StartAgent with
+// AgentConfig.WorkDir, mesos-agent -work_dir) checkpoints there, as Mesos
+// does, the state of frameworks that set FrameworkInfo.checkpoint; their
+// executors outlive the agent, and an agent restarted on the same
+// directory and port reconnects to them (ReconnectExecutorMessage), kills
+// those that do not re-register within ExecutorReregistrationTimeout
+// (their tasks TASK_LOST), re-registers with the master and resends the
+// status updates not yet acknowledged (see AgentConfig.Recover).
+// Executors of other frameworks die with their agent.
 // Status updates go through the master and are retried by the agent until
 // the scheduler acknowledges them; executors' framework messages go from
 // the agent straight to the scheduler's pid, as in Mesos, so agents need a
@@ -70,9 +79,9 @@
 // offered every resource), SASL authentication of agents (the cluster
 // secret stands in for it), a registry (a restarted
 // master knows only what re-registering agents and frameworks tell it),
-// checkpointing and executor recovery after an agent restart (a restarted
-// agent comes back empty; the master learns its old tasks are lost), health
-// checks, containerizers and resource isolation.
+// recovery of command tasks, HTTP executors and anything but the latest
+// run after an agent restart, health checks, containerizers and resource
+// isolation.
 //
 // Only Unix is supported (process groups and signals).
 package localmesos

@@ -91,6 +91,10 @@ func (m *master) reregisterSlave(from *upid.UPID, msg *mesos.ReregisterSlaveMess
 		return
 	}
 	reply := &mesos.SlaveReregisteredMessage{SlaveId: info.Id, Connection: m.connection()}
+	// The agent may have restarted on the same address: the connection to
+	// its previous run is dead, and may not know it yet
+	// (Master::_reregisterSlave relinks with RemoteConnection::RECONNECT).
+	m.proc.Relink(from)
 	known := m.agents[id]
 	switch {
 	case known != nil && !known.lost:

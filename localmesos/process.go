@@ -226,7 +226,7 @@ func writeFile(target string, r io.Reader, mode os.FileMode) error {
 // being argv[0], as in Mesos). It runs in dir, in its own process group, as
 // cred (nil: the agent's user), with env and stdout/stderr going to files in
 // dir.
-func executorCommand(ci *mesos.CommandInfo, dir string, env []string, cred *syscall.Credential) (*exec.Cmd, func(), error) {
+func executorCommand(ci *mesos.CommandInfo, dir string, env []string, cred *syscall.Credential, survive bool) (*exec.Cmd, func(), error) {
 	var cmd *exec.Cmd
 	if ci.Shell == nil || ci.GetShell() {
 		if ci.GetValue() == "" {
@@ -251,7 +251,12 @@ func executorCommand(ci *mesos.CommandInfo, dir string, env []string, cred *sysc
 	// never are. A shell command should exec its executor (mesosgot's
 	// does) so that the executor itself, not only the shell, gets it.
 	// (Go sets it after the credentials, which would clear it.)
+	// An executor the agent checkpoints (survive) has no Pdeathsig: it
+	// outlives the agent and waits to be recovered by its next run.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: syscall.SIGKILL}
+	if survive {
+		cmd.SysProcAttr.Pdeathsig = 0
+	}
 	stdout, err := os.OpenFile(filepath.Join(dir, "stdout"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, nil, err

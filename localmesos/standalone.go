@@ -154,6 +154,32 @@ type AgentConfig struct {
 	ClusterSecret string
 	// NoSenderCheck is as in Config.
 	NoSenderCheck bool
+	// Recover says what an agent restarted on a WorkDir of its own does
+	// with the executors its previous run left, as Mesos' --recover:
+	// RecoverReconnect (the default) reconnects to those of frameworks that
+	// set FrameworkInfo.checkpoint (the agent checkpoints their state under
+	// WorkDir/meta, and their executors outlive the agent), waiting up to
+	// ExecutorReregistrationTimeout for each to re-register, and then
+	// re-registers with the master, resending the status updates not yet
+	// acknowledged; RecoverCleanup shuts them down and StartAgent returns
+	// once they have exited, without registering. Executors of frameworks
+	// that do not checkpoint die with the agent, and the master reports
+	// their tasks TASK_LOST when the agent re-registers without them.
+	Recover string
+	// RecoveryTimeout is given to executors of checkpointing frameworks as
+	// MESOS_RECOVERY_TIMEOUT: how long they wait for a restarted agent
+	// before shutting down (Mesos' --recovery_timeout); default 15 minutes.
+	RecoveryTimeout time.Duration
+	// ExecutorReregistrationTimeout is how long a recovered executor has to
+	// re-register after ReconnectExecutorMessage before the agent kills it
+	// and reports its tasks TASK_LOST with
+	// REASON_EXECUTOR_REREGISTRATION_TIMEOUT (Mesos'
+	// --executor_reregistration_timeout); default 2s, at most 15 minutes.
+	ExecutorReregistrationTimeout time.Duration
+	// NonStrictRecovery recovers what it can from a damaged checkpoint,
+	// logging the rest, instead of failing StartAgent (Mesos'
+	// --strict=false).
+	NonStrictRecovery bool
 	// Logf, when set, receives one line per registration, task state change
 	// and executor exit.
 	Logf func(format string, args ...any)
@@ -182,6 +208,10 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localmesos: attributes: %w", err)
 	}
+	rec, err := recoveryOptsOf(cfg)
+	if err != nil {
+		return nil, err
+	}
 	c, err := newCluster(Config{
 		IP:                          cfg.IP,
 		Resources:                   cfg.Resources,
@@ -199,7 +229,7 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := agentOpts{master: masterPID, port: cfg.Port, hostname: cfg.Hostname, attributes: attrs}
+	opts := agentOpts{master: masterPID, port: cfg.Port, hostname: cfg.Hostname, attributes: attrs, recovery: rec}
 	if !c.ownWorkDir {
 		opts.idFile = agentIDFile(c.workDir)
 	}
@@ -210,6 +240,16 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 	}
 	c.agents = []*agent{a}
 	close(c.started)
+	exited, err := a.recover() // agent_recover.go
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	if rec.mode == RecoverCleanup {
+		waitExited(exited, c.cfg.ExecutorShutdownGrace+10*time.Second)
+		c.logf("agent %s: cleanup done: %d executor(s) of the previous run shut down", a.pid, len(exited))
+		return &Agent{c: c, a: a}, nil
+	}
 	if isZK(cfg.Master) {
 		if err := c.followLeader(a); err != nil {
 			_ = c.Close()

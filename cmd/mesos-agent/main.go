@@ -11,11 +11,23 @@
 //	            [-work_dir DIR] [-resources "cpus:4;mem:4096"]
 //	            [-attributes "rack:r1"] [-hostname NAME]
 //	            [-cluster_secret_file FILE]
+//	            [-recover reconnect|cleanup] [-strict=true]
+//	            [-recovery_timeout 15mins] [-executor_reregistration_timeout 2secs]
 //
 // Flags are Mesos' own; durations take Mesos' form (5secs, 100ms) or Go's
 // (5s). With a -work_dir of its own the agent keeps its ID there and
 // re-registers under it after a restart; without one it uses a temporary
 // directory, removed at exit.
+//
+// With a -work_dir of its own the agent also checkpoints, for frameworks
+// that set FrameworkInfo.checkpoint, what it needs to recover their
+// executors, which then outlive it: restarted on the same -work_dir and
+// -port after a crash (kill -9, say), it reconnects to those still running
+// (they have -executor_reregistration_timeout to re-register, and are
+// killed, their tasks TASK_LOST, if they do not), re-registers with the
+// master with their tasks and resends the status updates the scheduler had
+// not acknowledged. -recover=cleanup shuts them down and exits instead.
+// Executors of frameworks that do not checkpoint die with the agent.
 package main
 
 import (
@@ -53,6 +65,10 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 		noCheck    = fs.Bool("no_sender_check", false, "accept messages whose sender pid names another host than the connection comes from (peers behind NAT)")
 		secretFile = fs.String("cluster_secret_file", "", "file holding the master's cluster secret, if it has one")
 		attributes = fs.String("attributes", "", "the agent's attributes, e.g. \"rack:r1;level:2\"")
+		recoverFl  = fs.String("recover", localmesos.RecoverReconnect, "after a restart on the same -work_dir: reconnect (to the executors of checkpointing frameworks still running) or cleanup (shut them down and exit)")
+		strict     = fs.Bool("strict", true, "fail the start on any error in the checkpointed state (false: recover what can be)")
+		recTimeout = mesosflag.Duration{D: 15 * time.Minute}
+		reregTO    = mesosflag.Duration{D: 2 * time.Second}
 		grace      = mesosflag.Duration{D: 3 * time.Second}
 		regTimeout = mesosflag.Duration{D: time.Minute}
 		backoff    = mesosflag.Duration{D: time.Second}
@@ -60,6 +76,8 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 	fs.Var(&grace, "executor_shutdown_grace_period", "time an executor has to exit after shutdown before it is killed")
 	fs.Var(&regTimeout, "executor_registration_timeout", "time a started executor has to register before it is killed")
 	fs.Var(&backoff, "registration_backoff_factor", "first back-off between registration attempts (doubling up to 1mins)")
+	fs.Var(&recTimeout, "recovery_timeout", "how long executors of checkpointing frameworks wait for a restarted agent before they shut down (MESOS_RECOVERY_TIMEOUT)")
+	fs.Var(&reregTO, "executor_reregistration_timeout", "time a recovered executor has to re-register after a restart before it is killed")
 	// glog's flags (-v, -log_dir, -logtostderr, ...) too; as in Mesos,
 	// logs go to stderr unless -log_dir is given.
 	flag.CommandLine.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage) })
@@ -85,24 +103,32 @@ func run(args []string, out io.Writer, sig <-chan os.Signal) error {
 		}
 	}
 	a, err := localmesos.StartAgent(localmesos.AgentConfig{
-		ClusterSecret:               secret,
-		NoSenderCheck:               *noCheck,
-		Master:                      *master,
-		IP:                          *ip,
-		Port:                        *port,
-		Hostname:                    *hostname,
-		WorkDir:                     *workDir,
-		Resources:                   *resources,
-		Attributes:                  *attributes,
-		ExecutorShutdownGrace:       grace.D,
-		ExecutorRegistrationTimeout: regTimeout.D,
-		RegistrationBackoffFactor:   backoff.D,
+		ClusterSecret:                 secret,
+		NoSenderCheck:                 *noCheck,
+		Master:                        *master,
+		IP:                            *ip,
+		Port:                          *port,
+		Hostname:                      *hostname,
+		WorkDir:                       *workDir,
+		Resources:                     *resources,
+		Attributes:                    *attributes,
+		ExecutorShutdownGrace:         grace.D,
+		ExecutorRegistrationTimeout:   regTimeout.D,
+		RegistrationBackoffFactor:     backoff.D,
+		Recover:                       *recoverFl,
+		NonStrictRecovery:             !*strict,
+		RecoveryTimeout:               recTimeout.D,
+		ExecutorReregistrationTimeout: reregTO.D,
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(out, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 		},
 	})
 	if err != nil {
 		return err
+	}
+	if *recoverFl == localmesos.RecoverCleanup {
+		fmt.Fprintf(out, "mesos-agent: %s: cleanup done; exiting\n", a.PID())
+		return a.Close()
 	}
 	fmt.Fprintf(out, "mesos-agent: %s registering with master %s; work dir %s\n", a.PID(), *master, a.WorkDir())
 	ctx, cancel := context.WithCancel(context.Background())

@@ -225,6 +225,19 @@ func (p *Process) drain(q *sendQueue) {
 	}
 }
 
+// Relink drops the connection to to, if any, so that the next message to it
+// goes on a new one, as libprocess' link(pid, RemoteConnection::RECONNECT)
+// does when a peer may have restarted on the same address: messages being
+// written on the old connection are lost, as on any broken socket.
+func (p *Process) Relink(to *upid.UPID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if q := p.queues[to.String()]; q != nil && q.pc != nil {
+		q.pc.Fail()
+		q.pc = nil
+	}
+}
+
 // Stop drops unsent messages, stops the messenger and waits for the senders.
 // It is safe to call more than once.
 func (p *Process) Stop() {

@@ -88,9 +88,12 @@ func Scheduler(workers, messages int, progress func(done, total int), onEvent fu
 		sent := make([]int, workers)  // pings sent per worker
 		recvd := make([]int, workers) // pongs received per worker
 		total, done := workers*messages, 0
-		// running is the set of workers seen running: after a master
-		// failover, reconciliation reports running tasks again.
+		// running is the set of workers seen running (by name: each
+		// counts once).
 		running := map[string]bool{}
+		// ended: schedin closed (every task has ended); the events that
+		// tell why are still read until schedevent closes.
+		ended := false
 		step := max(total/10, 1)
 		fail := func(f string, a ...any) {
 			res.mu.Lock()
@@ -113,7 +116,7 @@ func Scheduler(workers, messages int, progress func(done, total int), onEvent fu
 		havePending := false
 		for done < total {
 			var out chan<- mesosgot.GoTaskMsg
-			if len(running) == workers {
+			if len(running) == workers && !ended {
 				if !havePending {
 					pending, havePending = nextPing()
 				}
@@ -129,7 +132,8 @@ func Scheduler(workers, messages int, progress func(done, total int), onEvent fu
 				havePending = false
 			case m, ok := <-schedin:
 				if !ok {
-					return
+					schedin, ended = nil, true
+					continue
 				}
 				var k int
 				if _, err := fmt.Sscanf(m.TaskName, TaskName+"-%d", &k); err != nil || k < 0 || k >= workers {
