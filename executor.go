@@ -171,12 +171,13 @@ func (exec *GoTaskExecutor) KillTask(driver exec.ExecutorDriver, taskId *mesos.T
 
 // FrameworkMessage forwards messages from the scheduler to tasks.
 func (exec *GoTaskExecutor) FrameworkMessage(driver exec.ExecutorDriver, rawMsg string) {
+	owned := isToken(rawMsg) // the data taken back is the request body's, read by nothing else
 	rawMsg, ok := exec.tokens.resolve(rawMsg)
 	if !ok {
 		log.Warningf("mesosgot: framework message names data the messenger does not hold; dropped")
 		return
 	}
-	exec.call(driver, func() { exec.frameworkMessage(rawMsg) })
+	exec.call(driver, func() { exec.frameworkMessage(rawMsg, owned) })
 }
 
 // Shutdown is called when the scheduler or Mesos ends the executor: every
@@ -273,7 +274,7 @@ func (exec *GoTaskExecutor) flush() {
 	}
 	frames, msgs := exec.link.Ready()
 	for _, f := range frames {
-		if _, err := exec.driver.SendFrameworkMessage(f); err != nil {
+		if err := exec.sendFrame(f); err != nil { // messenger_exec.go
 			log.Warningf("mesosgot: sending to the scheduler: %v", err)
 		}
 	}
@@ -367,9 +368,10 @@ func (exec *GoTaskExecutor) kill(name string) {
 	t.mailbox.close()
 }
 
-// frameworkMessage takes a frame from the scheduler.
-func (exec *GoTaskExecutor) frameworkMessage(raw string) {
-	if err := exec.link.Recv(raw); err != nil {
+// frameworkMessage takes a frame from the scheduler; owned means nothing
+// else reads raw's bytes (link.RecvOwned).
+func (exec *GoTaskExecutor) frameworkMessage(raw string, owned bool) {
+	if err := exec.link.recv(raw, owned); err != nil {
 		if isDropErr(err) {
 			exec.frameDropped(raw, err)
 			return

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/mesosgot/mesosgot/internal/libprocess"
 )
 
 // Sealed link frames: every frame a link sends is authenticated, and by
@@ -154,6 +156,61 @@ type linkAuth struct {
 	sendCtr uint64
 	// peers are the recent peer sessions, newest last.
 	peers []*peerKey
+	// pooled are the buffers of sealed frames taken from the buffer pool,
+	// by their first byte, until framePool hands them to the messenger;
+	// pooledSeq numbers them in sealing order.
+	pooled    map[*byte]pooledFrame
+	pooledSeq uint64
+}
+
+// pooledFrame is the buffer of a sealed frame and its sealing order.
+type pooledFrame struct {
+	buf []byte
+	seq uint64
+}
+
+// maxPooledFrames bounds the sealed frames in pooled buffers that wait for
+// framePool: past it (frames going out some other way), seal allocates.
+const maxPooledFrames = 32
+
+// frameBuffer returns the buffer to seal a frame of n bytes into: from the
+// buffer pool when it is large, remembered until framePool.
+func (a *linkAuth) frameBuffer(n int) []byte {
+	if n < libprocess.MinPooled || len(a.pooled) >= maxPooledFrames {
+		return make([]byte, 0, n)
+	}
+	buf, pooled := libprocess.GetBuffer(n)
+	if !pooled {
+		return buf[:0]
+	}
+	if a.pooled == nil {
+		a.pooled = map[*byte]pooledFrame{}
+	}
+	a.pooledSeq++
+	a.pooled[&buf[0]] = pooledFrame{buf: buf, seq: a.pooledSeq}
+	return buf[:0]
+}
+
+// framePool returns what gives the buffer of sealed frame f back to the
+// pool once nothing refers to f any more (the messenger wrote it), nil if
+// f is not in a pooled buffer. The link's owner calls it for every frame
+// it sends, in order; frames sealed before f and never sent are forgotten
+// (left to the garbage collector), as is a frame whose release is never
+// called.
+func (a *linkAuth) framePool(f string) func() {
+	if a == nil || len(f) == 0 || len(a.pooled) == 0 {
+		return nil
+	}
+	pf, ok := a.pooled[unsafe.StringData(f)]
+	if !ok {
+		return nil
+	}
+	for k, o := range a.pooled {
+		if o.seq <= pf.seq {
+			delete(a.pooled, k)
+		}
+	}
+	return func() { libprocess.PutBuffer(pf.buf) }
 }
 
 // newLinkAuth returns the sealing state of one end of a link, without its
@@ -206,7 +263,7 @@ func (a *linkAuth) seal(f *frame, epoch uint64) []byte {
 	}
 	a.sendCtr++
 	n := frameLen(f)
-	buf := make([]byte, sealedHeaderLen, sealedHeaderLen+n+sealTagLen)
+	buf := a.frameBuffer(sealedHeaderLen + n + sealTagLen)[:sealedHeaderLen]
 	buf[0], buf[1] = frameVersionSealed, a.mode
 	binary.LittleEndian.PutUint64(buf[2:10], epoch)
 	binary.LittleEndian.PutUint64(buf[10:18], a.sendCtr)
@@ -222,7 +279,14 @@ func (a *linkAuth) seal(f *frame, epoch uint64) []byte {
 // open checks the sealed payload and returns the frame inside it (a
 // substring of payload, or a new string when encrypted) and the sender's
 // epoch. It changes nothing unless the frame is authentic and fresh.
-func (a *linkAuth) open(payload string) (string, uint64, error) {
+func (a *linkAuth) open(payload string) (string, uint64, error) { return a.openPayload(payload, false) }
+
+// openPayload is open; with inPlace, for a payload whose bytes nothing else
+// reads, now or later (the body of the request it came in, see
+// link.RecvOwned), an encrypted frame is decrypted in place and the frame
+// returned is a substring of payload. The payload's bytes are then
+// overwritten, also when the frame is refused.
+func (a *linkAuth) openPayload(payload string, inPlace bool) (string, uint64, error) {
 	if a.key == nil {
 		return "", 0, fmt.Errorf("%w: frame of %d bytes dropped", errNoLinkKey, len(payload))
 	}
@@ -247,7 +311,13 @@ func (a *linkAuth) open(payload string) (string, uint64, error) {
 	var inner string
 	if a.mode == sealEncrypt {
 		ct := b[sealedHeaderLen:]
-		out, err := pk.aead.Open(make([]byte, 0, len(ct)-sealTagLen), nc[:], ct, b[:sealedHeaderLen])
+		var dst []byte
+		if inPlace {
+			dst = ct[:0]
+		} else {
+			dst = make([]byte, 0, len(ct)-sealTagLen)
+		}
+		out, err := pk.aead.Open(dst, nc[:], ct, b[:sealedHeaderLen])
 		if err != nil {
 			return "", 0, fmt.Errorf("%w: epoch %#x counter %d", errFrameAuth, epoch, ctr)
 		}

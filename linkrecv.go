@@ -47,11 +47,19 @@ type assembler struct {
 // a new epoch of the peer resets the session (see the protocol summary),
 // is then processed, and returns an error wrapping errPeerRestarted. Frames
 // from earlier peer epochs are ignored.
-func (l *link) Recv(payload string) error {
+func (l *link) Recv(payload string) error { return l.recv(payload, false) }
+
+// recv is Recv; owned means that nothing else reads payload's bytes, now
+// or later (a request body the messenger received and handed over whole):
+// an encrypted frame is then decrypted in place instead of into a new
+// buffer, and the payload's bytes are overwritten, also when the frame is
+// refused.
+
+func (l *link) recv(payload string, owned bool) error {
 	f := &l.in
 	sealedBy := uint64(0)
 	if l.auth != nil {
-		inner, epoch, err := l.auth.open(payload)
+		inner, epoch, err := l.auth.openPayload(payload, owned)
 		if err != nil {
 			if errors.Is(err, errFrameReplay) {
 				l.stats.Replays++

@@ -66,8 +66,9 @@ type msgPolicy interface {
 	received(from *upid.UPID, msg proto.Message) (reason string)
 	// routed sees a message the driver routes to itself.
 	routed(msg proto.Message)
-	// sending sees a message the driver sends.
-	sending(to *upid.UPID, msg proto.Message)
+	// sending sees a message the driver sends; it may change it, and
+	// returns what to call once the message is written (or nil).
+	sending(to *upid.UPID, msg proto.Message) (release func())
 	// stopped is called once when the messenger stops.
 	stopped()
 }
@@ -80,7 +81,7 @@ type msgBinding struct {
 // msgQueue is the send queue toward one destination, and its connection.
 type msgQueue struct {
 	key, addr string
-	msgs      []*messenger.Message
+	msgs      []*libprocess.Outgoing
 	running   bool                 // a drain goroutine serves the queue
 	pc        *libprocess.PipeConn // nil until the first send
 }
@@ -168,16 +169,20 @@ func (m *driverMessenger) send(to *upid.UPID, msg proto.Message) error {
 	if *to == m.UPID() {
 		return fmt.Errorf("mesosgot: messenger: send %T to self", msg)
 	}
-	m.policy.sending(to, msg)
-	b, err := proto.Marshal(msg)
+	release := m.policy.sending(to, msg)
+	o, err := outgoing(*to, msg)
 	if err != nil {
-		return fmt.Errorf("mesosgot: messenger: encoding %T: %w", msg, err)
+		if release != nil {
+			release()
+		}
+		return err
 	}
-	dst := *to
-	o := &messenger.Message{UPID: &dst, Name: messageName(msg), ProtoMessage: msg, Bytes: b}
+	o.Release = release
+	dst := o.To
 	m.qmu.Lock()
 	defer m.qmu.Unlock()
 	if m.stopped {
+		o.Done()
 		return errors.New("mesosgot: messenger stopped")
 	}
 	key := dst.String()
@@ -193,6 +198,43 @@ func (m *driverMessenger) send(to *upid.UPID, msg proto.Message) error {
 		go m.drain(q)
 	}
 	return nil
+}
+
+// doneAll releases what the messages of batch refer to (written or dropped).
+func doneAll(batch []*libprocess.Outgoing) {
+	for _, o := range batch {
+		o.Done()
+	}
+}
+
+// outgoing encodes msg to to. A framework message's data is not copied:
+// it is written from the message (libprocess.FrameworkParts).
+func outgoing(to upid.UPID, msg proto.Message) (*libprocess.Outgoing, error) {
+	var body net.Buffers
+	switch fm := msg.(type) {
+	case *mesos.ExecutorToFrameworkMessage:
+		body = frameworkParts(fm.SlaveId, fm.FrameworkId, fm.ExecutorId, fm.Data, fm.XXX_unrecognized)
+	case *mesos.FrameworkToExecutorMessage:
+		body = frameworkParts(fm.SlaveId, fm.FrameworkId, fm.ExecutorId, fm.Data, fm.XXX_unrecognized)
+	}
+	if body == nil {
+		b, err := proto.Marshal(msg)
+		if err != nil {
+			return nil, fmt.Errorf("mesosgot: messenger: encoding %T: %w", msg, err)
+		}
+		body = net.Buffers{b}
+	}
+	return &libprocess.Outgoing{To: to, Name: messageName(msg), Body: body}, nil
+}
+
+// frameworkParts encodes a framework message in parts, nil (encode it
+// whole) unless it is made of exactly the four fields with plain IDs.
+func frameworkParts(slave *mesos.SlaveID, fw *mesos.FrameworkID, ex *mesos.ExecutorID, data, unrec []byte) net.Buffers {
+	if slave == nil || fw == nil || ex == nil || slave.Value == nil || fw.Value == nil || ex.Value == nil ||
+		data == nil || len(unrec) > 0 || len(slave.XXX_unrecognized)+len(fw.XXX_unrecognized)+len(ex.XXX_unrecognized) > 0 {
+		return nil
+	}
+	return libprocess.FrameworkParts(*slave.Value, *fw.Value, *ex.Value, data)
 }
 
 // drain sends q's messages, pipelined on q's connection (libprocess.PipeConn),
@@ -224,6 +266,7 @@ func (m *driverMessenger) drain(q *msgQueue) {
 			var err error
 			if pc, err = libprocess.DialPipe(q.addr, self.Host, &m.senders, "mesosgot: "+m.role+" messenger"); err != nil {
 				log.Warningf("mesosgot: %s messenger: %d messages to %s dropped: %v", m.role, len(batch), q.key, err)
+				doneAll(batch)
 				continue
 			}
 			m.qmu.Lock()
@@ -237,6 +280,7 @@ func (m *driverMessenger) drain(q *msgQueue) {
 			log.Warningf("mesosgot: %s messenger: sending %d messages to %s: %v (connection closed)", m.role, len(batch), q.key, err)
 			pc.Fail()
 		}
+		doneAll(batch) // Write keeps no reference to the messages
 	}
 }
 

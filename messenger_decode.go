@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/gogo/protobuf/proto"
+	log "github.com/golang/glog"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 )
 
@@ -105,11 +106,16 @@ func decodeFrameworkFields(body []byte, slave **mesos.SlaveID, fw **mesos.Framew
 type tokenTable struct {
 	mu     sync.Mutex
 	data   map[uint64][]byte
+	free   map[uint64]func() // what to call once a token's frame is written (put)
 	next   uint64
 	closed bool
+	out    bool // a messenger exchanges tokens of messages sent (adopt)
 }
 
 func newTokenTable() *tokenTable { return &tokenTable{data: map[uint64][]byte{}} }
+
+// newAdoptedTokenTable is newTokenTable for a messenger's own table.
+func newAdoptedTokenTable() *tokenTable { return &tokenTable{data: map[uint64][]byte{}, out: true} }
 
 // swap replaces *data by a token when it is worth one (large, or looking
 // like a token itself, so that no sender can forge one).
@@ -144,13 +150,112 @@ func (t *tokenTable) take(token string) (string, bool) {
 	return unsafe.String(unsafe.SliceData(d), len(d)), true
 }
 
+// adopt tells t that the driver sends through a messenger that exchanges
+// tokens of messages sent (see put): until then put issues none.
+func (t *tokenTable) adopt() {
+	t.mu.Lock()
+	t.out = true
+	t.mu.Unlock()
+}
+
+// put holds data, a large framework message to send, for the driver to
+// carry as the token it returns, which the messenger exchanges back
+// (takeOut) when the driver sends the message: the driver then copies a
+// token, not the data, into the message. It returns false when no
+// messenger adopted the table, or it is closed. The caller drops the token
+// after the driver's send returned (a message the driver did not send
+// leaves it in the table).
+func (t *tokenTable) put(data string, release func()) (string, bool) {
+	if len(data) < tokenMinBytes {
+		return "", false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed || !t.out {
+		return "", false
+	}
+	t.next++
+	t.data[t.next] = unsafe.Slice(unsafe.StringData(data), len(data)) // only read
+	if release != nil {
+		if t.free == nil {
+			t.free = map[uint64]func(){}
+		}
+		t.free[t.next] = release
+	}
+	return frameworkToken + strconv.FormatUint(t.next, 10), true
+}
+
+// takeOut replaces a token in *data by the data it stands for (see put),
+// once, and returns what to call once that data is written (nil if
+// nothing); other data is left as it is.
+func (t *tokenTable) takeOut(data *[]byte) func() {
+	if !bytes.HasPrefix(*data, []byte(frameworkToken)) {
+		return nil
+	}
+	id, err := strconv.ParseUint(string((*data)[len(frameworkToken):]), 10, 64)
+	if err != nil {
+		return nil
+	}
+	t.mu.Lock()
+	d, ok := t.data[id]
+	release := t.free[id]
+	delete(t.data, id)
+	delete(t.free, id)
+	t.mu.Unlock()
+	if ok {
+		*data = d
+	}
+	return release
+}
+
+// drop forgets a token put returned and reports whether it was still
+// there (the messenger did not take it).
+func (t *tokenTable) drop(token string) bool {
+	id, err := strconv.ParseUint(strings.TrimPrefix(token, frameworkToken), 10, 64)
+	if err != nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.data[id]
+	delete(t.data, id)
+	delete(t.free, id) // not written by the messenger: the frame's buffer is left to the GC
+	return ok
+}
+
+// sendFrame sends frame f through send, a driver's SendFrameworkMessage,
+// as a token when t was adopted and f is large; release (if not nil) is
+// called once the messenger wrote f, when it went as a token. A token that send returned
+// without error and the messenger never took went another way (a driver
+// not on mesosgot's messenger): t stops issuing tokens, and the frame is
+// lost (the link sends it again).
+func (t *tokenTable) sendFrame(f string, release func(), send func(data string) error) error {
+	tok, ok := t.put(f, release)
+	if !ok {
+		return send(f)
+	}
+	err := send(tok)
+	if t.drop(tok) && err == nil {
+		t.mu.Lock()
+		t.out = false
+		t.mu.Unlock()
+		log.Warningf("mesosgot: the driver sent a framework message without mesosgot's messenger; large frames now go to it whole")
+	}
+	return err
+}
+
 // close frees what the driver never took and stops issuing tokens.
 func (t *tokenTable) close() {
 	t.mu.Lock()
 	t.closed = true
 	t.data = map[uint64][]byte{}
+	t.free = nil
 	t.mu.Unlock()
 }
+
+// isToken reports whether a framework message's data is a token (see
+// frameworkToken).
+func isToken(data string) bool { return strings.HasPrefix(data, frameworkToken) }
 
 // resolve returns the data a framework message stands for: data itself,
 // or for a token the data it replaced (false if t does not know it).

@@ -1,12 +1,14 @@
 package mesosgot
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	util "github.com/mesos/mesos-go/api/v0/mesosutil"
+	"github.com/mesos/mesos-go/api/v0/upid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -62,4 +64,77 @@ func TestDecodeExecutorMessageMatchesProtobuf(t *testing.T) {
 	var got mesos.FrameworkToExecutorMessage
 	require.NoError(t, decodeExecutorMessage(mustMarshal(t, want), &got))
 	assert.True(t, proto.Equal(want, &got))
+}
+
+// TestTokensForFramesSent: a large frame goes to the driver as a token,
+// which the messenger's sending hook exchanges back once; small frames and
+// a table no messenger adopted send the frame itself; a token the driver
+// sent some other way turns tokens off.
+func TestTokensForFramesSent(t *testing.T) {
+	big := string(make([]byte, 4096))
+	var sent []string
+	send := func(data string) error { sent = append(sent, data); return nil }
+
+	plain := newTokenTable()
+	require.NoError(t, plain.sendFrame(big, nil, send))
+	assert.Equal(t, big, sent[0], "not adopted: the frame itself")
+
+	tt := newTokenTable()
+	tt.adopt()
+	sent = nil
+	require.NoError(t, tt.sendFrame("small", nil, send))
+	assert.Equal(t, "small", sent[0])
+	var taken []byte
+	released := 0
+	require.NoError(t, tt.sendFrame(big, func() { released++ }, func(data string) error {
+		require.True(t, isToken(data), "the driver gets a token")
+		msg := &mesos.ExecutorToFrameworkMessage{Data: []byte(data)}
+		release := (&execPolicy{tokens: tt}).sending(nil, msg)
+		require.NotNil(t, release)
+		release()
+		taken = msg.Data
+		again := []byte(data)
+		tt.takeOut(&again)
+		assert.Equal(t, data, string(again), "a token is exchanged once")
+		return nil
+	}))
+	assert.Equal(t, big, string(taken), "the messenger sends the frame")
+	assert.Equal(t, 1, released, "its release is handed to the messenger")
+	assert.Len(t, tt.data, 0, "nothing left in the table")
+
+	// a driver that sends the token without the messenger's hook
+	sent = nil
+	require.NoError(t, tt.sendFrame(big, func() { t.Error("a frame the messenger did not write is released") }, send))
+	assert.True(t, isToken(sent[0]))
+	sent = nil
+	require.NoError(t, tt.sendFrame(big, nil, send))
+	assert.Equal(t, big, sent[0], "tokens are off once one went another way")
+	assert.Len(t, tt.data, 0)
+}
+
+// TestOutgoingFrameworkMessagesInParts: the messenger writes a framework
+// message's data from the message, and the bytes are proto.Marshal's.
+func TestOutgoingFrameworkMessagesInParts(t *testing.T) {
+	data := make([]byte, 70000)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	for _, msg := range []proto.Message{
+		&mesos.ExecutorToFrameworkMessage{SlaveId: util.NewSlaveID("a"), FrameworkId: util.NewFrameworkID("f"), ExecutorId: util.NewExecutorID("e"), Data: data},
+		&mesos.FrameworkToExecutorMessage{SlaveId: util.NewSlaveID("a"), FrameworkId: util.NewFrameworkID("f"), ExecutorId: util.NewExecutorID("e"), Data: data},
+		&mesos.FrameworkToExecutorMessage{SlaveId: util.NewSlaveID("a"), FrameworkId: util.NewFrameworkID("f"), Data: data}, // no executor ID: encoded whole
+		&mesos.KillTaskMessage{FrameworkId: util.NewFrameworkID("f"), TaskId: util.NewTaskID("t")},
+	} {
+		o, err := outgoing(upid.UPID{ID: "x", Host: "127.0.0.1", Port: "1"}, msg)
+		want, werr := proto.Marshal(msg)
+		if werr != nil {
+			assert.Error(t, err, "what protobuf refuses to encode is refused: %T", msg)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, want, bytes.Join(o.Body, nil), "%T", msg)
+		if len(o.Body) == 2 {
+			assert.Same(t, &data[0], &o.Body[1][0], "the data is not copied")
+		}
+	}
 }

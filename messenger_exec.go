@@ -40,6 +40,9 @@ func useExecutorMessenger(cfg *exec.DriverConfig, tokens *tokenTable) {
 		if err != nil {
 			return nil, err
 		}
+		if tokens != nil {
+			tokens.adopt() // this messenger exchanges the tokens of frames sent
+		}
 		p := &execPolicy{agent: agent.String(), tokens: tokens}
 		m := newDriverMessenger("executor", process.New("executor").Label(), bind, port, host, p)
 		p.relink = m.relink
@@ -75,8 +78,24 @@ func (p *execPolicy) received(from *upid.UPID, msg proto.Message) string {
 	return ""
 }
 
-func (p *execPolicy) routed(proto.Message)              {}
-func (p *execPolicy) sending(*upid.UPID, proto.Message) {}
+func (p *execPolicy) routed(proto.Message) {}
+
+func (p *execPolicy) sending(_ *upid.UPID, msg proto.Message) func() {
+	if m, ok := msg.(*mesos.ExecutorToFrameworkMessage); ok && p.tokens != nil {
+		return p.tokens.takeOut(&m.Data)
+	}
+	return nil
+}
+
+// sendFrame sends a link frame to the scheduler through the driver, a
+// large one as a token when the driver runs on mesosgot's messenger (see
+// schedJob.sendFrame).
+func (exec *GoTaskExecutor) sendFrame(f string) error {
+	return exec.tokens.sendFrame(f, exec.link.auth.framePool(f), func(data string) error {
+		_, err := exec.driver.SendFrameworkMessage(data)
+		return err
+	})
+}
 
 func (p *execPolicy) stopped() {
 	if p.tokens != nil {

@@ -51,7 +51,7 @@ func newSchedPolicy(onMasterError func(string)) *schedPolicy {
 		onMasterError: onMasterError,
 		agentPids:     map[string]string{},
 		launched:      map[string]bool{},
-		tokens:        newTokenTable(),
+		tokens:        newAdoptedTokenTable(),
 	}
 }
 
@@ -142,7 +142,10 @@ func (p *schedPolicy) routed(msg proto.Message) {
 	}
 }
 
-func (p *schedPolicy) sending(to *upid.UPID, msg proto.Message) {
+func (p *schedPolicy) sending(to *upid.UPID, msg proto.Message) func() {
+	if m, ok := msg.(*mesos.FrameworkToExecutorMessage); ok {
+		return p.tokens.takeOut(&m.Data)
+	}
 	if l, ok := msg.(*mesos.LaunchTasksMessage); ok {
 		p.mu.Lock()
 		for _, t := range l.GetTasks() {
@@ -152,21 +155,23 @@ func (p *schedPolicy) sending(to *upid.UPID, msg proto.Message) {
 		}
 		p.mu.Unlock()
 	}
+	return nil
 }
 
 func (p *schedPolicy) stopped() { p.tokens.close() }
 
-// masterPID returns the pid of the master the driver follows, nil if none.
-func (p *schedPolicy) masterPID() *upid.UPID {
-	p.mu.Lock()
-	m := p.master
-	p.mu.Unlock()
-	if m == "" {
-		return nil
+// sendFrame sends a link frame to c's executor through the driver. On
+// mesosgot's messenger a large frame goes to the driver as a token
+// (tokenTable.put), which the messenger exchanges back for the frame: the
+// driver copies 20 bytes into its message instead of the frame.
+func (j *schedJob) sendFrame(c *execConn, f string) error {
+	send := func(data string) error {
+		_, err := j.driver.SendFrameworkMessage(c.execPB, c.agentPB, data)
+		return err
 	}
-	pid, err := upid.Parse(m)
-	if err != nil {
-		return nil
+	release := c.link.auth.framePool(f) // called once the messenger wrote f
+	if _, p := j.s.driverMessenger(); p != nil {
+		return p.tokens.sendFrame(f, release, send)
 	}
-	return pid
+	return send(f)
 }

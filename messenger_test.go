@@ -25,7 +25,7 @@ type openPolicy struct{}
 func (openPolicy) accept(*upid.UPID, string) (bool, string)  { return true, "" }
 func (openPolicy) received(*upid.UPID, proto.Message) string { return "" }
 func (openPolicy) routed(proto.Message)                      {}
-func (openPolicy) sending(*upid.UPID, proto.Message)         {}
+func (openPolicy) sending(*upid.UPID, proto.Message) func()  { return nil }
 func (openPolicy) stopped()                                  {}
 
 // startMessenger starts a messenger on loopback, stopped at the test's end.

@@ -416,7 +416,7 @@ func (j *schedJob) flush() {
 		}
 		frames, msgs := c.link.Ready()
 		for _, f := range frames {
-			if _, err := j.driver.SendFrameworkMessage(c.execPB, c.agentPB, f); err != nil {
+			if err := j.sendFrame(c, f); err != nil { // messenger_sched.go
 				log.Warningf("mesosgot: sending to executor %s: %v", c.execID, err)
 			}
 		}
@@ -452,8 +452,9 @@ func (j *schedJob) flush() {
 	}
 }
 
-// frameworkMessage takes a frame from an executor.
-func (j *schedJob) frameworkMessage(execID, agentID, data string) {
+// frameworkMessage takes a frame from an executor; owned means nothing
+// else reads data's bytes (link.RecvOwned).
+func (j *schedJob) frameworkMessage(execID, agentID, data string, owned bool) {
 	c, ok := j.conns[execID]
 	if !ok {
 		err := fmt.Errorf("mesosgot: framework message from unknown executor %s on agent %s (%d bytes) dropped", execID, agentID, len(data))
@@ -461,7 +462,7 @@ func (j *schedJob) frameworkMessage(execID, agentID, data string) {
 		j.emit(Error, err)
 		return
 	}
-	if err := c.link.Recv(data); err != nil {
+	if err := c.link.recv(data, owned); err != nil {
 		if isDropErr(err) {
 			j.frameDropped(c, agentID, err)
 			return

@@ -314,12 +314,13 @@ func (sched *GoTaskScheduler) StatusUpdate(driver sched.SchedulerDriver, status 
 
 // FrameworkMessage forwards messages from tasks at agents to the app scheduler.
 func (sched *GoTaskScheduler) FrameworkMessage(driver sched.SchedulerDriver, execid *mesos.ExecutorID, slaveid *mesos.SlaveID, rawMsg string) {
+	owned := isToken(rawMsg) // the data taken back is the request body's, read by nothing else
 	rawMsg, ok := sched.frameworkData(rawMsg)
 	if !ok {
 		log.Warningf("mesosgot: framework message from executor %s on agent %s names data the messenger does not hold; dropped", execid.GetValue(), slaveid.GetValue())
 		return
 	}
-	sched.call(driver, func(j *schedJob) { j.frameworkMessage(execid.GetValue(), slaveid.GetValue(), rawMsg) })
+	sched.call(driver, func(j *schedJob) { j.frameworkMessage(execid.GetValue(), slaveid.GetValue(), rawMsg, owned) })
 }
 
 // SlaveLost is the mesos-go callback for a lost agent; losing an agent

@@ -23,11 +23,12 @@ const bulkTasks = 8
 // postLoop is the one-hop baseline: a sequential loop of HTTP POSTs of
 // size bytes over loopback to a server that reads each body into memory
 // and answers 202 Accepted (what a libprocess peer does), for d. It
-// returns MB/s (10^6 bytes per second).
-func postLoop(size int, d time.Duration) (float64, error) {
+// returns MB/s (10^6 bytes per second) and the CPU seconds the loop used
+// (client and server, both in this process) per GB moved.
+func postLoop(size int, d time.Duration) (mbps, cpuPerGB float64, err error) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := make([]byte, 0, max(r.ContentLength, 0))
@@ -45,28 +46,28 @@ func postLoop(size int, d time.Duration) (float64, error) {
 	data := make([]byte, size)
 	url := "http://" + ln.Addr().String() + "/slave(1)/mesos.internal.ExecutorToFrameworkMessage"
 	var moved int64
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuSeconds()
 	for time.Since(t0) < d {
 		resp, err := client.Post(url, "application/x-protobuf", bytes.NewReader(data))
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusAccepted {
-			return 0, fmt.Errorf("POST: %s", resp.Status)
+			return 0, 0, fmt.Errorf("POST: %s", resp.Status)
 		}
 		moved += int64(size)
 	}
-	return float64(moved) / time.Since(t0).Seconds() / 1e6, nil
+	return float64(moved) / time.Since(t0).Seconds() / 1e6, (cpuSeconds() - c0) / (float64(moved) / 1e9), nil
 }
 
 // oneWay runs a job of bulkTasks "source" tasks over c and returns the MB/s
 // at which the app scheduler received total bytes of size-byte messages
-// (from the request to the last byte), and Run()'s error.
-func oneWay(c *localmesos.Cluster, execPath string, size int, total int64) (float64, error) {
+// (from the request to the last byte), the CPU seconds all processes used
+// in that time per GB received, and Run()'s error.
+func oneWay(c *localmesos.Cluster, execPath string, size int, total int64) (mbps, cpuPerGB float64, err error) {
 	count := int(max(total/int64(size)/bulkTasks, 1))
-	var mbps float64
 	appErr := make(chan error, 1)
 	s := mesosgot.NewGoTaskScheduler("", localConf(c, execPath), nil)
 	s.SpawnTask("source", bulkTasks, taskRes)
@@ -79,7 +80,7 @@ func oneWay(c *localmesos.Cluster, execPath string, size int, total int64) (floa
 			for range schedevent {
 			}
 		}()
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuSeconds()
 		for i := 0; i < bulkTasks; i++ {
 			schedout <- mesosgot.GoTaskMsg{TaskName: "source-" + strconv.Itoa(i), MessageData: fmt.Sprintf("%d %d", size, count)}
 		}
@@ -94,13 +95,14 @@ func oneWay(c *localmesos.Cluster, execPath string, size int, total int64) (floa
 			got += int64(len(m.MessageData))
 		}
 		mbps = float64(got) / time.Since(t0).Seconds() / 1e6
+		cpuPerGB = (cpuSeconds() - c0) / (float64(got) / 1e9)
 		appErr <- nil
 	})
-	err := s.Run()
+	err = s.Run()
 	if err == nil {
 		err = <-appErr
 	}
-	return mbps, err
+	return mbps, cpuPerGB, err
 }
 
 // helloJob runs a job of one echo task that exchanges one message, and

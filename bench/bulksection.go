@@ -10,6 +10,12 @@ import (
 // bulkSizes are the message sizes of the bulk rows.
 var bulkSizes = []int{64 << 10, 1 << 20, 16 << 20}
 
+// bulkOnly, when set (-bulkrows), names the parts of the bulk rows to run.
+var bulkOnly map[string]bool
+
+// bulkWant reports whether part of the bulk rows runs.
+func bulkWant(part string) bool { return bulkOnly == nil || bulkOnly[part] }
+
 // bulkInflight bounds the bytes an echo row has outstanding.
 const bulkInflight = 64 << 20
 
@@ -25,41 +31,55 @@ func (b *bench) bulkSection() {
 		intro: fmt.Sprintf("*POST loop*: a sequential loop of HTTP POSTs of the message size over loopback to a server that reads each body into memory and answers 202 (one libprocess hop, no Mesos), for %v. "+
 			"*one-way*: %d tasks on %d agents each send %s ÷ %d of messages to the app scheduler, from its request to the last byte received. "+
 			"*echo*: the scheduler sends to %d echo tasks round-robin with at most %d MiB outstanding, MB/s of echoed data over %v after %v of warm-up (16 MiB: 3 s after 1 s). "+
-			"MB = 10⁶ bytes; each figure is the median (min–max) of %d repetitions, the rows of one size alternating.",
+			"*CPU s/GB*: CPU seconds (user and system) per GB moved: of the POST loop (client and server), and of all processes of the one-way and echo rows (the scheduler, localmesos and the executors) over their measured windows (echo: warm-up included; per GB echoed, which crossed the cluster twice); the load of the shared machine changes MB/s much more than it. "+
+			"MB = 10⁶ bytes, GB = 10⁹ bytes; each figure is the median (min–max) of %d repetitions, the rows of one size alternating.",
 			cfg.dur, bulkTasks, echoAgents, mibBytes(cfg.bulkTotal), bulkTasks, bulkTasks, bulkInflight>>20, cfg.dur, cfg.warm, cfg.reps),
-		header: []string{"Size", "POST loop MB/s", "one-way MB/s", "one-way ÷ POST", "echo MB/s", "echo ÷ POST"},
+		header: []string{"Size", "POST loop MB/s", "one-way MB/s", "one-way ÷ POST", "echo MB/s", "echo ÷ POST", "POST CPU s/GB", "one-way CPU s/GB", "echo CPU s/GB"},
 	}
 	for _, size := range bulkSizes {
-		var posts, ones, echoes []float64
+		var posts, ones, echoes, postCPU, oneCPU, echoCPU []float64
 		h := newHarness(bulkTasks, max(1, min(256*bulkTasks, bulkInflight/size)))
 		j, err := startEchoJob(h, func(s *mesosgot.GoTaskScheduler) error { return s.Run() }, localConf(c, b.execPath))
 		check(err)
 		for rep := 0; rep < cfg.reps; rep++ {
-			p, err := postLoop(size, cfg.dur)
-			check(err)
-			posts = append(posts, p)
-			o, err := oneWay(c, b.execPath, size, cfg.bulkTotal)
-			if err != nil {
-				b.logf("one-way %s: %v", sizeName(size), err)
-			} else {
-				ones = append(ones, o)
+			var p, pc, o, oc, rate, ec float64
+			if bulkWant("post") {
+				p, pc, err = postLoop(size, cfg.dur)
+				check(err)
+				posts, postCPU = append(posts, p), append(postCPU, pc)
+			}
+			if bulkWant("oneway") {
+				o, oc, err = oneWay(c, b.execPath, size, cfg.bulkTotal)
+				if err != nil {
+					b.logf("one-way %s: %v", sizeName(size), err)
+				} else {
+					ones, oneCPU = append(ones, o), append(oneCPU, oc)
+				}
+			}
+			if !bulkWant("echo") {
+				b.logf("bulk %s rep %d: POST %.0f MB/s (%.2f CPU s/GB), one-way %.1f MB/s (%.2f CPU s/GB)", sizeName(size), rep, p, pc, o, oc)
+				continue
 			}
 			s0, r0 := h.counts()
 			warm, d := cfg.warm, cfg.dur
 			if size >= 16<<20 {
 				warm, d = max(warm, time.Second), max(d, 3*time.Second) // an echo takes longer than the short window
 			}
-			rate := h.throughput(size, warm, d, 30*time.Second)
+			c0 := cpuSeconds()
+			rate = h.throughput(size, warm, d, 30*time.Second)
+			ec = (cpuSeconds() - c0) / (float64(h.recvd.Load()-r0) * float64(size) / 1e9)
 			h.settleSince(s0, r0, 30*time.Second)
-			echoes = append(echoes, rate*float64(size)/1e6)
-			b.logf("bulk %s rep %d: POST %.0f MB/s, one-way %.1f MB/s, echo %.1f MB/s", sizeName(size), rep, p, lastOr(ones), rate*float64(size)/1e6)
+			echoes, echoCPU = append(echoes, rate*float64(size)/1e6), append(echoCPU, ec)
+			b.logf("bulk %s rep %d: POST %.0f MB/s (%.2f CPU s/GB), one-way %.1f MB/s (%.2f CPU s/GB), echo %.1f MB/s (%.2f CPU s/GB)", sizeName(size), rep, p, pc, lastOr(ones), lastOr(oneCPU), rate*float64(size)/1e6, ec)
 		}
 		if err := j.stop(); err != nil {
 			b.logf("bulk echo %s: job ended with %v", sizeName(size), err)
 		}
 		waitExecutorsGone(c, 10*time.Second)
 		ps, os, es := summarize(posts), summarize(ones), summarize(echoes)
-		s.rows = append(s.rows, []string{sizeName(size), ps.format(num), os.format(num1), num2(os.med / ps.med), es.format(num1), num2(es.med / ps.med)})
+		pcs, ocs, ecs := summarize(postCPU), summarize(oneCPU), summarize(echoCPU)
+		s.rows = append(s.rows, []string{sizeName(size), ps.format(num), os.format(num1), num2(os.med / ps.med), es.format(num1), num2(es.med / ps.med),
+			pcs.format(num2), ocs.format(num2), ecs.format(num2)})
 		if size == 1<<20 {
 			b.bulkRatio = os.med / ps.med
 			b.echo1M = es.med
@@ -67,7 +87,9 @@ func (b *bench) bulkSection() {
 	}
 	// 16 MiB: the scheduler's RSS in a process of its own.
 	big := bulkSizes[len(bulkSizes)-1]
-	if rr, err := b.bulkRSS(big, 3*time.Second); err != nil {
+	if !bulkWant("rss") {
+		b.logf("bulk RSS: not measured (-bulkrows)")
+	} else if rr, err := b.bulkRSS(big, 3*time.Second); err != nil {
 		b.logf("bulk RSS: %v", err)
 	} else {
 		growth := (rr.HWMKB - rr.StartKB) * 1024

@@ -100,6 +100,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated sections to run: echo,start,placement,memory,bulk,hello,scale (default all)")
 	paths := flag.String("paths", "", "comma-separated echo paths to run: plain,fake,raw,local (default all; for profiling)")
 	bulk := flag.String("bulksizes", "", "comma-separated message sizes in KiB of the bulk rows (default 64,1024,16384)")
+	bulkRows := flag.String("bulkrows", "", "comma-separated parts of the bulk rows to run: post,oneway,echo,rss (default all; for profiling)")
 	scale := flag.String("scale", "", "comma-separated tasks/agents points of the scale rows (default 100/1,1000/10,10000/100; -quick 1000/10)")
 	ns := flag.String("n", "", "comma-separated task counts of the echo rows (default 1,8,64; -quick 1,64)")
 	flag.Parse()
@@ -147,6 +148,12 @@ func main() {
 			n, err := strconv.Atoi(strings.TrimSpace(x))
 			check(err)
 			bulkSizes = append(bulkSizes, n<<10)
+		}
+	}
+	if *bulkRows != "" {
+		bulkOnly = map[string]bool{}
+		for _, x := range strings.Split(*bulkRows, ",") {
+			bulkOnly[strings.TrimSpace(x)] = true
 		}
 	}
 	if *scale != "" {

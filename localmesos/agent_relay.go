@@ -3,8 +3,9 @@ package localmesos
 import (
 	"github.com/gogo/protobuf/proto"
 	log "github.com/golang/glog"
-	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	"github.com/mesos/mesos-go/api/v0/upid"
+
+	"github.com/mesosgot/mesosgot/internal/libprocess"
 )
 
 // frameworkToExecutor delivers a scheduler's message (sent here directly or
@@ -13,18 +14,23 @@ import (
 // Executor messages go the other way straight to the scheduler, as Mesos'
 // Slave::executorMessage sends them, not through the master; status updates
 // do go through the master.
-func (a *agent) frameworkToExecutor(from *upid.UPID, msg *mesos.FrameworkToExecutorMessage) {
+//
+// Both directions relay the message as Mesos' agent does, a message of the
+// same IDs and data, without decoding its data or copying it: the handler
+// gets a libprocess.FrameworkToExecutorMessage whose data is a slice of the
+// request body, and the relayed message is written from it.
+func (a *agent) frameworkToExecutor(from *upid.UPID, msg *libprocess.FrameworkToExecutorMessage) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.lost {
 		return
 	}
 	fm := FrameworkMessage{
-		FrameworkID: msg.GetFrameworkId().GetValue(),
-		ExecutorID:  msg.GetExecutorId().GetValue(),
+		FrameworkID: msg.FrameworkID,
+		ExecutorID:  msg.ExecutorID,
 		AgentID:     a.id,
 		ToExecutor:  true,
-		Data:        msg.GetData(),
+		Data:        msg.Data,
 	}
 	var ex *executor
 	if fw := a.frameworks[fm.FrameworkID]; fw != nil {
@@ -57,6 +63,9 @@ func (a *agent) carry(fm FrameworkMessage, to *upid.UPID, msg proto.Message) {
 		}
 	}
 	if delay > 0 {
+		if d, ok := msg.(interface{ Detach() }); ok {
+			d.Detach() // the received body's buffer is reused once the handler returns
+		}
 		st.fwMsgsDelayed.Add(1)
 		a.c.after(delay, func() {
 			a.mu.Lock()
@@ -68,17 +77,17 @@ func (a *agent) carry(fm FrameworkMessage, to *upid.UPID, msg proto.Message) {
 	deliver()
 }
 
-func (a *agent) executorToFramework(from *upid.UPID, msg *mesos.ExecutorToFrameworkMessage) {
+func (a *agent) executorToFramework(from *upid.UPID, msg *libprocess.ExecutorToFrameworkMessage) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.lost {
 		return
 	}
 	fm := FrameworkMessage{
-		FrameworkID: msg.GetFrameworkId().GetValue(),
-		ExecutorID:  msg.GetExecutorId().GetValue(),
+		FrameworkID: msg.FrameworkID,
+		ExecutorID:  msg.ExecutorID,
 		AgentID:     a.id,
-		Data:        msg.GetData(),
+		Data:        msg.Data,
 	}
 	fw, ex := a.lookupExecutor(fm.FrameworkID, fm.ExecutorID)
 	if ex == nil || fw.shuttingDown || !ex.pid.Equal(from) {
@@ -92,8 +101,10 @@ func (a *agent) executorToFramework(from *upid.UPID, msg *mesos.ExecutorToFramew
 		a.c.stats.fwMsgsDropped.Add(1)
 		return
 	}
-	out := proto.Clone(msg).(*mesos.ExecutorToFrameworkMessage)
-	out.SlaveId = a.slaveID()
+	// As Mesos' agent: a new message of the same IDs and data (the data
+	// not copied), naming this agent.
+	out := &libprocess.ExecutorToFrameworkMessage{FrameworkFields: msg.FrameworkFields}
+	out.SlaveID = a.id
 	a.carry(fm, a.schedulerPID(fw), out)
 }
 

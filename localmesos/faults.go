@@ -14,7 +14,10 @@ type FrameworkMessage struct {
 	ExecutorID  string
 	AgentID     string
 	ToExecutor  bool
-	Data        []byte
+	// Data is the message's data, valid only during the DropIf call (it
+	// lies in the buffer the agent received the message in, which is
+	// reused): copy it to keep it.
+	Data []byte
 }
 
 // Faults injects faults into framework messages (FrameworkToExecutorMessage

@@ -5,6 +5,8 @@ import (
 	log "github.com/golang/glog"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	"github.com/mesos/mesos-go/api/v0/upid"
+
+	"github.com/mesosgot/mesosgot/internal/libprocess"
 )
 
 func (m *master) agentFrom(from *upid.UPID) *agentRec {
@@ -73,19 +75,24 @@ func (m *master) exitedExecutor(from *upid.UPID, msg *mesos.ExitedExecutorMessag
 	m.allocate()
 }
 
-func (m *master) executorToFramework(from *upid.UPID, msg *mesos.ExecutorToFrameworkMessage) {
+// executorToFramework passes an executor's message, relayed by its agent,
+// on to the framework's scheduler; like the agent (agent_relay.go), without
+// decoding or copying its data.
+func (m *master) executorToFramework(from *upid.UPID, msg *libprocess.ExecutorToFrameworkMessage) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.agentFrom(from) == nil {
 		return
 	}
-	fw := m.frameworks[msg.GetFrameworkId().GetValue()]
+	fw := m.frameworks[msg.FrameworkID]
 	if fw != nil && fw.connected {
 		m.c.stats.fwMsgsViaMaster.Add(1)
 		m.send(fw.pid, msg)
 	}
 }
 
-func (m *master) frameworkToExecutor(from *upid.UPID, msg *mesos.FrameworkToExecutorMessage) {
-	m.forwardToAgent(from, msg.GetFrameworkId(), msg.GetSlaveId(), msg)
+// frameworkToExecutor passes a scheduler's message on to the agent it
+// names, without decoding or copying its data.
+func (m *master) frameworkToExecutor(from *upid.UPID, msg *libprocess.FrameworkToExecutorMessage) {
+	m.forwardToAgent(from, &mesos.FrameworkID{Value: &msg.FrameworkID}, &mesos.SlaveID{Value: &msg.SlaveID}, msg)
 }

@@ -3,7 +3,6 @@ package libprocess
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,7 +12,7 @@ import (
 	"time"
 
 	log "github.com/golang/glog"
-	"github.com/mesos/mesos-go/api/v0/messenger"
+	"github.com/mesos/mesos-go/api/v0/upid"
 )
 
 // PipeConn is a pipelined HTTP/1.1 connection to one libprocess peer, as
@@ -32,7 +31,9 @@ type PipeConn struct {
 	Secret func(name string) string
 
 	conn   net.Conn
-	bw     *bufio.Writer
+	buf    []byte        // request heads and small bodies not yet written
+	mark   int           // buf[:mark] is already in iov
+	iov    net.Buffers   // what the next write writes, in order
 	sent   chan string   // names of requests written and not yet answered
 	failed chan struct{} // closed when the connection broke
 	once   sync.Once
@@ -70,7 +71,7 @@ func DialPipe(addr, fromHost string, wg *sync.WaitGroup, role string) (*PipeConn
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	p := &PipeConn{conn: conn, bw: bufio.NewWriterSize(conn, 64<<10), sent: make(chan string, pipeDepth), failed: make(chan struct{})}
+	p := &PipeConn{conn: conn, buf: make([]byte, 0, writeChunk+4<<10), sent: make(chan string, pipeDepth), failed: make(chan struct{})}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -124,15 +125,82 @@ func (p *PipeConn) readAnswers(role, addr string) {
 // Failed is closed once the connection broke or was closed.
 func (p *PipeConn) Failed() <-chan struct{} { return p.failed }
 
-// Write writes msgs as POSTs from pid from and flushes them.
-func (p *PipeConn) Write(from string, msgs []*messenger.Message) error {
+// Outgoing is one message to send: a POST named Name to the process To,
+// whose body is Body's parts in order. The parts must not change until the
+// message is written.
+type Outgoing struct {
+	// To is the destination process.
+	To upid.UPID
+	// Name is the message name (the last element of the request path).
+	Name string
+	// Body is the message body, in parts (written without joining them).
+	Body net.Buffers
+
+	// Release, when set, is called by Done: the parts' memory may then be
+	// reused.
+	Release func()
+
+	src *Body // the received body Body's parts are slices of, if any
+}
+
+// Done releases what m refers to, once m is written or dropped (the
+// senders call it); m must not be written after.
+func (m *Outgoing) Done() {
+	if m.src != nil {
+		m.src.unref()
+		m.src = nil
+	}
+	if m.Release != nil {
+		m.Release()
+		m.Release = nil
+	}
+	m.Body = nil
+}
+
+// doneAll calls Done on each message of msgs.
+func doneAll(msgs []*Outgoing) {
+	for _, m := range msgs {
+		m.Done()
+	}
+}
+
+// NewOutgoing returns the message named name to to of body b.
+func NewOutgoing(to upid.UPID, name string, b []byte) *Outgoing {
+	return &Outgoing{To: to, Name: name, Body: net.Buffers{b}}
+}
+
+// bodyLen is the length of m's body.
+func (m *Outgoing) bodyLen() int {
+	n := 0
+	for _, b := range m.Body {
+		n += len(b)
+	}
+	return n
+}
+
+const (
+	// directPart is the size from which a body part is handed to the
+	// kernel where it lies (writev) instead of being copied into the
+	// connection's write buffer.
+	directPart = 16 << 10
+	// writeChunk is how much the write buffer collects before a write.
+	writeChunk = 64 << 10
+	// maxIovecs bounds the parts of one write.
+	maxIovecs = 256
+)
+
+// Write writes msgs as POSTs from pid from, pipelined: request heads and
+// small bodies are collected in the connection's buffer, large body parts
+// are written from where they lie, both with one writev per batch of up to
+// writeChunk buffered bytes.
+func (p *PipeConn) Write(from string, msgs []*Outgoing) error {
 	_ = p.conn.SetWriteDeadline(time.Now().Add(pipeWriteTimeout))
 	for _, m := range msgs {
 		select {
 		case p.sent <- m.Name:
 		default:
 			// pipeDepth unanswered: let the peer see what is written, then wait.
-			if err := p.bw.Flush(); err != nil {
+			if err := p.flush(); err != nil {
 				return err
 			}
 			select {
@@ -142,20 +210,62 @@ func (p *PipeConn) Write(from string, msgs []*messenger.Message) error {
 			}
 			_ = p.conn.SetWriteDeadline(time.Now().Add(pipeWriteTimeout))
 		}
-		host := net.JoinHostPort(m.UPID.Host, m.UPID.Port)
 		secret := ""
 		if p.Secret != nil {
 			if s := p.Secret(m.Name); s != "" {
 				secret = SecretHeader + ": " + s + "\r\n"
 			}
 		}
-		if _, err := fmt.Fprintf(p.bw, "POST /%s/%s HTTP/1.1\r\nHost: %s\r\nLibprocess-From: %s\r\n%sContent-Type: application/x-protobuf\r\nConnection: Keep-Alive\r\nContent-Length: %s\r\n\r\n",
-			m.UPID.ID, m.Name, host, from, secret, strconv.Itoa(len(m.Bytes))); err != nil {
-			return err
+		b := p.buf
+		b = append(b, "POST /"...)
+		b = append(b, m.To.ID...)
+		b = append(b, '/')
+		b = append(b, m.Name...)
+		b = append(b, " HTTP/1.1\r\nHost: "...)
+		b = append(b, net.JoinHostPort(m.To.Host, m.To.Port)...)
+		b = append(b, "\r\nLibprocess-From: "...)
+		b = append(b, from...)
+		b = append(b, "\r\n"...)
+		b = append(b, secret...)
+		b = append(b, "Content-Type: application/x-protobuf\r\nConnection: Keep-Alive\r\nContent-Length: "...)
+		b = strconv.AppendInt(b, int64(m.bodyLen()), 10)
+		b = append(b, "\r\n\r\n"...)
+		for _, part := range m.Body {
+			if len(part) < directPart {
+				b = append(b, part...)
+				continue
+			}
+			if len(b) > p.mark {
+				p.iov = append(p.iov, b[p.mark:])
+			}
+			p.iov = append(p.iov, part)
+			p.mark = len(b)
 		}
-		if _, err := p.bw.Write(m.Bytes); err != nil {
-			return err
+		p.buf = b
+		if len(p.buf) >= writeChunk || len(p.iov) >= maxIovecs {
+			if err := p.flush(); err != nil {
+				return err
+			}
 		}
 	}
-	return p.bw.Flush()
+	return p.flush()
+}
+
+// flush writes what Write collected, with one writev.
+func (p *PipeConn) flush() error {
+	if len(p.buf) > p.mark {
+		p.iov = append(p.iov, p.buf[p.mark:])
+	}
+	var err error
+	if len(p.iov) > 0 {
+		bufs := p.iov // WriteTo consumes its receiver
+		_, err = bufs.WriteTo(p.conn)
+	}
+	clear(p.iov) // drop the references to the written bodies
+	p.iov, p.mark = p.iov[:0], 0
+	if cap(p.buf) > 2*writeChunk {
+		p.buf = nil // a large head or body once: do not keep its buffer
+	}
+	p.buf = p.buf[:0]
+	return err
 }

@@ -32,9 +32,9 @@ func TestPipelinedMessagesArriveInOrder(t *testing.T) {
 		wg.Wait()
 	}()
 	const n = 3 * pipeDepth
-	var batch []*messenger.Message
+	var batch []*Outgoing
 	for i := 0; i < n; i++ {
-		batch = append(batch, &messenger.Message{UPID: &pid, Name: "test.Msg", Bytes: []byte(strconv.Itoa(i))})
+		batch = append(batch, NewOutgoing(pid, "test.Msg", []byte(strconv.Itoa(i))))
 	}
 	go func() {
 		if err := pc.Write("sender(1)@127.0.0.1:1", batch); err != nil {

@@ -4,6 +4,7 @@
 package libprocess
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -23,13 +24,14 @@ import (
 // with a log line, as libprocess drops messages to a peer it cannot reach.
 const MaxQueuedPerDestination = 10000
 
-// Process is one libprocess process (a Mesos master or agent): a mesos-go
-// messenger (handler registry, decoding, dispatch) over a Transport, with
+// Process is one libprocess process (a Mesos master or agent): a messenger
+// (handler registry, decoding, dispatch; mesos-go's messenger interface,
+// dispatch.go) over a Transport, with
 // one bounded send queue and one pipelined connection (PipeConn) per
 // destination, so that a peer that stopped answering only delays, and then
 // loses, its own messages.
 type Process struct {
-	msgr *messenger.MesosMessenger
+	msgr *dispatcher
 	tr   *Transport
 	pid  upid.UPID
 
@@ -41,7 +43,7 @@ type Process struct {
 
 type sendQueue struct {
 	key, addr string
-	msgs      []*messenger.Message
+	msgs      []*Outgoing
 	running   bool      // a drain goroutine serves the queue
 	pc        *PipeConn // the queue's pipelined connection (pipe.go), nil until the first send
 	dropped   int       // messages dropped for the bound
@@ -73,7 +75,8 @@ func New(id string, ip net.IP, port int, routes map[string]http.HandlerFunc, ins
 	for path, h := range routes {
 		tr.mux.HandleFunc(path, h)
 	}
-	p := &Process{msgr: messenger.New(tr), tr: tr, queues: map[string]*sendQueue{}}
+	p := &Process{tr: tr, queues: map[string]*sendQueue{}}
+	p.msgr = newDispatcher(p)
 	if err := install(p.msgr); err != nil {
 		return nil, fmt.Errorf("libprocess: %s: install handlers: %w", id, err)
 	}
@@ -87,19 +90,40 @@ func New(id string, ip net.IP, port int, routes map[string]http.HandlerFunc, ins
 // PID returns the process' own pid (its port resolved once started).
 func (p *Process) PID() upid.UPID { return p.pid }
 
-// Messenger returns the mesos-go messenger the process runs on.
+// Messenger returns the messenger the process runs on.
 func (p *Process) Messenger() messenger.Messenger { return p.msgr }
 
 // Transport returns the transport the process runs on.
 func (p *Process) Transport() *Transport { return p.tr }
 
-func (p *Process) message(to *upid.UPID, msg proto.Message) (*messenger.Message, error) {
+// bodyMessage is a message whose parts are slices of a received Body.
+type bodyMessage interface {
+	body() *Body
+}
+
+// partsMessage is a message that encodes itself in parts written as they
+// lie (FrameworkFields.Parts): its data is not copied into one buffer.
+type partsMessage interface {
+	proto.Message
+	Parts() net.Buffers
+}
+
+func (p *Process) message(to *upid.UPID, msg proto.Message) (*Outgoing, error) {
+	name := "mesos.internal." + reflect.TypeOf(msg).Elem().Name()
+	if pm, ok := msg.(partsMessage); ok {
+		o := &Outgoing{To: *to, Name: name, Body: pm.Parts()}
+		if bm, ok := msg.(bodyMessage); ok {
+			if b := bm.body(); b != nil {
+				o.src = b.ref() // released once written (Outgoing.Done)
+			}
+		}
+		return o, nil
+	}
 	b, err := proto.Marshal(msg)
 	if err != nil {
 		return nil, fmt.Errorf("libprocess: %s: marshal %T: %w", p.pid, msg, err)
 	}
-	dst := *to
-	return &messenger.Message{UPID: &dst, Name: "mesos.internal." + reflect.TypeOf(msg).Elem().Name(), ProtoMessage: msg, Bytes: b}, nil
+	return NewOutgoing(*to, name, b), nil
 }
 
 // Send queues msg for to; messages to one destination leave in order.
@@ -119,10 +143,10 @@ func (p *Process) Send(to *upid.UPID, msg proto.Message) {
 	if p.closed {
 		return
 	}
-	key := m.UPID.String()
+	key := m.To.String()
 	q := p.queues[key]
 	if q == nil {
-		q = &sendQueue{key: key, addr: net.JoinHostPort(m.UPID.Host, m.UPID.Port)}
+		q = &sendQueue{key: key, addr: net.JoinHostPort(m.To.Host, m.To.Port)}
 		p.queues[key] = q
 	}
 	if len(q.msgs) >= MaxQueuedPerDestination {
@@ -147,7 +171,9 @@ func (p *Process) SendNow(ctx context.Context, to *upid.UPID, msg proto.Message)
 	if err != nil {
 		return err
 	}
-	return p.tr.Send(ctx, m)
+	b := bytes.Join(m.Body, nil)
+	m.Done()
+	return p.tr.Send(ctx, &messenger.Message{UPID: &m.To, Name: m.Name, ProtoMessage: msg, Bytes: b})
 }
 
 // drain sends q's messages pipelined on q's connection until q is empty
@@ -180,6 +206,7 @@ func (p *Process) drain(q *sendQueue) {
 			var err error
 			if pc, err = DialPipe(q.addr, p.pid.Host, &p.wg, "libprocess: "+p.pid.String()); err != nil {
 				log.Warningf("libprocess: %s: %d message(s) to %s dropped: %v", p.pid, len(batch), q.key, err)
+				doneAll(batch)
 				continue
 			}
 			pc.Secret = p.tr.secretFor
@@ -194,6 +221,7 @@ func (p *Process) drain(q *sendQueue) {
 			log.Warningf("libprocess: %s: send %d message(s) to %s: %v", p.pid, len(batch), q.key, err)
 			pc.Fail()
 		}
+		doneAll(batch) // Write keeps no reference to the bodies
 	}
 }
 

@@ -27,6 +27,7 @@ type policy struct {
 	checkFrom bool            // the sender pid's host must be the connection's source
 	secret    string          // the cluster secret, if any
 	secretFor map[string]bool // message names that must carry it
+	pooled    map[string]bool // message names whose bodies are read into pooled buffers (Body)
 }
 
 // parseRequest checks one incoming HTTP request against the libprocess
@@ -37,12 +38,19 @@ type policy struct {
 // With pol.checkFrom, the pid's host must be the address the connection
 // comes from; messages named in pol.secretFor must carry pol.secret.
 func parseRequest(r *http.Request, self upid.UPID, installed func(string) bool, pol policy) (*messenger.Message, int, error) {
+	m, _, status, err := parseRequestBody(r, self, installed, pol)
+	return m, status, err
+}
+
+// parseRequestBody is parseRequest that also returns the body as a Body:
+// in a pooled buffer for the names in pol.pooled.
+func parseRequestBody(r *http.Request, self upid.UPID, installed func(string) bool, pol policy) (*messenger.Message, *Body, int, error) {
 	id, name, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if !ok || id != self.ID || name == "" || !installed(name) {
-		return nil, http.StatusNotFound, fmt.Errorf("no process %q or no handler for %q", id, name)
+		return nil, nil, http.StatusNotFound, fmt.Errorf("no process %q or no handler for %q", id, name)
 	}
 	if r.Method != http.MethodPost {
-		return nil, http.StatusMethodNotAllowed, fmt.Errorf("method %s, want POST", r.Method)
+		return nil, nil, http.StatusMethodNotAllowed, fmt.Errorf("method %s, want POST", r.Method)
 	}
 	from := r.Header.Get("Libprocess-From")
 	if ua := r.Header.Get("User-Agent"); strings.HasPrefix(ua, "libprocess/") {
@@ -50,30 +58,30 @@ func parseRequest(r *http.Request, self upid.UPID, installed func(string) bool, 
 	}
 	pid, err := upid.Parse(from)
 	if err != nil || pid.ID == "" || pid.Host == "" || pid.Port == "" {
-		return nil, http.StatusBadRequest, fmt.Errorf("not a libprocess message: sender pid %q", from)
+		return nil, nil, http.StatusBadRequest, fmt.Errorf("not a libprocess message: sender pid %q", from)
 	}
 	if pol.checkFrom {
 		if err := sameHost(pid.Host, r.RemoteAddr); err != nil {
-			return nil, http.StatusForbidden, err
+			return nil, nil, http.StatusForbidden, err
 		}
 	}
 	if pol.secretFor[name] {
 		got := r.Header.Get(SecretHeader)
 		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(pol.secret)) != 1 {
-			return nil, http.StatusUnauthorized, fmt.Errorf("%s without the cluster secret", name)
+			return nil, nil, http.StatusUnauthorized, fmt.Errorf("%s without the cluster secret", name)
 		}
 	}
 	if r.ContentLength > MaxMessageBytes {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body of %d bytes exceeds the %d byte limit", r.ContentLength, MaxMessageBytes)
+		return nil, nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body of %d bytes exceeds the %d byte limit", r.ContentLength, MaxMessageBytes)
 	}
-	body, err := readBody(r, MaxMessageBytes+1) // body.go
+	body, err := readBody(r, MaxMessageBytes+1, pol.pooled[name]) // body.go
 	if err != nil {
-		return nil, http.StatusBadRequest, fmt.Errorf("reading the body: %w", err)
+		return nil, nil, http.StatusBadRequest, fmt.Errorf("reading the body: %w", err)
 	}
-	if len(body) > MaxMessageBytes {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body exceeds the %d byte limit", MaxMessageBytes)
+	if len(body.buf) > MaxMessageBytes {
+		return nil, nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body exceeds the %d byte limit", MaxMessageBytes)
 	}
-	return &messenger.Message{UPID: pid, Name: name, Bytes: body}, 0, nil
+	return &messenger.Message{UPID: pid, Name: name, Bytes: body.buf}, body, 0, nil
 }
 
 // sameHost checks that a sender pid's host is the connection's source

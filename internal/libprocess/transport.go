@@ -37,7 +37,7 @@ type Transport struct {
 	ip     net.IP
 	mux    *http.ServeMux
 	client *http.Client
-	in     chan *messenger.Message
+	in     chan inMessage
 	quit   chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -70,7 +70,7 @@ func NewTransport(pid upid.UPID, ip net.IP) *Transport {
 			IdleConnTimeout:       30 * time.Second,
 			ResponseHeaderTimeout: SendTimeout,
 		}},
-		in:        make(chan *messenger.Message, 1024),
+		in:        make(chan inMessage, 1024),
 		quit:      make(chan struct{}),
 		pid:       pid,
 		installed: map[string]bool{},
@@ -108,6 +108,24 @@ func (t *Transport) SetSecret(secret string, send, require []string) {
 	for _, n := range send {
 		t.secretOut[n] = true
 	}
+}
+
+// inMessage is a received message and its body.
+type inMessage struct {
+	m    *messenger.Message
+	body *Body
+}
+
+// setPooled makes the bodies of messages named name be read into pooled
+// buffers (Body), which the receiver hands back (Process does).
+func (t *Transport) setPooled(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	pooled := map[string]bool{name: true} // copied: requests being served read the old map
+	for n := range t.pol.pooled {
+		pooled[n] = true
+	}
+	t.pol.pooled = pooled
 }
 
 // Install implements messenger.Transporter.
@@ -171,12 +189,23 @@ func (t *Transport) Stop(bool) error {
 // the stop: any error would make that loop panic.
 func (t *Transport) Recv() (*messenger.Message, error) {
 	select {
-	case m := <-t.in:
-		return m, nil
+	case in := <-t.in:
+		return in.m, nil
 	case <-t.quit:
 		time.Sleep(time.Millisecond)
 		self := t.UPID()
 		return &messenger.Message{UPID: &self, Name: "libprocess.stopped"}, nil
+	}
+}
+
+// recvBody returns the next message and its body (one reference, the
+// caller's), or false once the transport stopped.
+func (t *Transport) recvBody() (*messenger.Message, *Body, bool) {
+	select {
+	case in := <-t.in:
+		return in.m, in.body, true
+	case <-t.quit:
+		return nil, nil, false
 	}
 }
 
@@ -249,7 +278,7 @@ func (t *Transport) serveMessage(w http.ResponseWriter, r *http.Request) {
 	t.mu.RLock()
 	self, pol := t.pid, t.pol
 	t.mu.RUnlock()
-	m, status, err := parseRequest(r, self, t.isInstalled, pol)
+	m, body, status, err := parseRequestBody(r, self, t.isInstalled, pol)
 	if err != nil {
 		if status != http.StatusNotFound {
 			log.Warningf("libprocess: %s: refusing %s %s from %s (Libprocess-From %q): %v",
@@ -259,7 +288,7 @@ func (t *Transport) serveMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	select {
-	case t.in <- m:
+	case t.in <- inMessage{m, body}:
 		w.WriteHeader(http.StatusAccepted)
 	case <-t.quit:
 		http.Error(w, "stopped", http.StatusServiceUnavailable)
