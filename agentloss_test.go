@@ -97,6 +97,12 @@ func TestAgentLossEndsAStreamingJobPromptly(t *testing.T) {
 	assert.Equal(t, 2, evs.count(TaskLost), "the lost agent's two tasks")
 	assert.Equal(t, 2, evs.count(TaskKilled), "the live agent's two tasks ended when killed")
 	assert.Equal(t, 1, evs.count(SlaveLost))
+	// the lost agent's executors were SIGKILLed and the live agent's are
+	// shutting down (the cluster outlives the job): they end soon after
+	deadline := time.Now().Add(15 * time.Second)
+	for len(executorProcesses(t, testExecutor(t))) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
 	assert.Empty(t, executorProcesses(t, testExecutor(t)), "no executor process left behind")
 }
 

@@ -16,6 +16,8 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gogo/protobuf/proto"
 	"github.com/mesos/mesos-go/api/v0/executor"
@@ -65,7 +67,19 @@ func (testExecutor) FrameworkMessage(d executor.ExecutorDriver, msg string) {
 		fmt.Fprintln(os.Stderr, "framework message:", err)
 	}
 }
-func (testExecutor) Shutdown(executor.ExecutorDriver)          { fmt.Println("shutdown") }
+
+// shutdownDone closes when Shutdown has run: mesos-go's driver runs the
+// callback on a goroutine of its own and stops at once, so Run can return
+// before it ran.
+var (
+	shutdownDone = make(chan struct{})
+	shutdownOnce sync.Once
+)
+
+func (testExecutor) Shutdown(executor.ExecutorDriver) {
+	fmt.Println("shutdown")
+	shutdownOnce.Do(func() { close(shutdownDone) })
+}
 func (testExecutor) Error(_ executor.ExecutorDriver, s string) { fmt.Println("error", s) }
 
 func main() {
@@ -79,8 +93,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "driver:", err)
 		os.Exit(2)
 	}
-	if _, err := d.Run(); err != nil {
+	st, err := d.Run()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "run:", err)
+	}
+	if st == mesos.Status_DRIVER_STOPPED { // nothing here stops the driver but a shutdown
+		select {
+		case <-shutdownDone:
+		case <-time.After(5 * time.Second):
+			fmt.Println("the driver stopped without calling Shutdown")
+		}
 	}
 	fmt.Println("executor exiting")
 }
