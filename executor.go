@@ -38,7 +38,9 @@ type GoTaskExecutor struct {
 	outQ   map[string]*execTask // tasks with messages waiting for the link
 	// early holds messages for tasks whose LaunchTask has not run yet
 	// (executorearly.go).
-	early     map[string][]GoTaskMsg
+	early map[string][]GoTaskMsg
+	// recovery shuts the executor down when its agent does not come back.
+	recovery  recoveryTimer
 	returning int // tasks returned whose final status is not sent yet
 	// link trust and liveness (linkwatch.go)
 	linkKeyed   bool          // the link has the job's key
@@ -128,6 +130,7 @@ func (exc *GoTaskExecutor) Run() error {
 		return fmt.Errorf("mesosgot: creating the executor driver: %w", err)
 	}
 	status, err := driver.Run()
+	exc.recovery.stop()
 	exc.shutdown()
 	if err != nil {
 		return fmt.Errorf("mesosgot: executor driver ended with %s: %w", status, err)
@@ -147,15 +150,24 @@ func (exec *GoTaskExecutor) Registered(driver exec.ExecutorDriver, execInfo *mes
 // Reregistered is the mesos-go callback for re-registration with a restarted agent.
 func (exec *GoTaskExecutor) Reregistered(driver exec.ExecutorDriver, slaveInfo *mesos.SlaveInfo) {
 	log.Infof("mesosgot: executor re-registered with agent %s", slaveInfo.GetId().GetValue())
+	exec.recovery.stop()
 	exec.call(driver, func() {})
 }
 
 // Disconnected is the mesos-go callback for losing the agent. The driver
 // only calls it when the agent checkpoints and may come back, so the tasks
 // keep running and their messages wait in the link; when the agent does
-// not come back the driver shuts the executor down.
+// not re-register it within MESOS_RECOVERY_TIMEOUT the executor shuts
+// down (executorrecovery.go).
 func (exec *GoTaskExecutor) Disconnected(driver exec.ExecutorDriver) {
-	log.Warningf("mesosgot: executor disconnected from its agent; tasks keep running until it reconnects or the recovery timeout ends")
+	d := exec.recovery.start(os.Getenv, func(d time.Duration) {
+		log.Errorf("mesosgot: the agent did not come back within the recovery timeout (%v); the executor shuts down", d)
+		exec.Shutdown(driver)
+		if _, err := driver.Stop(); err != nil {
+			log.Warningf("mesosgot: stopping the executor driver: %v", err)
+		}
+	})
+	log.Warningf("mesosgot: executor disconnected from its agent; tasks keep running until it reconnects or the recovery timeout (%v) ends", d)
 }
 
 // LaunchTask starts the app task in its own goroutines and reports TASK_RUNNING.
