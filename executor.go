@@ -39,6 +39,8 @@ type GoTaskExecutor struct {
 	// early holds messages for tasks whose LaunchTask has not run yet
 	// (executorearly.go).
 	early map[string][]GoTaskMsg
+	// killedEarly holds kills for tasks whose LaunchTask has not run yet.
+	killedEarly map[string]bool
 	// recovery shuts the executor down when its agent does not come back.
 	recovery  recoveryTimer
 	returning int // tasks returned whose final status is not sent yet
@@ -71,6 +73,7 @@ func NewGoTaskExecutor(ae AppTaskExecutor) (exec *GoTaskExecutor) {
 		tasks:         map[string]*execTask{},
 		outQ:          map[string]*execTask{},
 		early:         map[string][]GoTaskMsg{},
+		killedEarly:   map[string]bool{},
 		linkCfg:       defaultLinkConfig(),
 		tokens:        newTokenTable(),
 		tick:          10 * time.Millisecond,
@@ -355,6 +358,12 @@ func (exec *GoTaskExecutor) launch(info *mesos.TaskInfo) {
 		exec.dropEarly(name, "its launch failed")
 		return
 	}
+	if exec.killedEarly[name] {
+		delete(exec.killedEarly, name)
+		exec.status(name, mesos.TaskState_TASK_KILLED, "killed before it started")
+		exec.dropEarly(name, "it was killed before it started")
+		return
+	}
 	args, env := td.Args, td.Env
 	base, index := splitTaskName(name)
 	// args[0] is the task's own name, as os.Args[0] is a program's.
@@ -372,8 +381,7 @@ func (exec *GoTaskExecutor) launch(info *mesos.TaskInfo) {
 func (exec *GoTaskExecutor) kill(name string) {
 	t, ok := exec.tasks[name]
 	if !ok {
-		log.Warningf("mesosgot: kill for task %s, which this executor does not run", name)
-		exec.status(name, mesos.TaskState_TASK_LOST, "unknown to the executor")
+		exec.killEarly(name)
 		return
 	}
 	t.killAsk = true

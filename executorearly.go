@@ -13,6 +13,9 @@ import (
 // to tasks it launched on this executor, so such messages are held, in
 // order and unacknowledged to the link's flow control, until the launch
 // runs; dropping them would lose them for good (the link has acked them).
+// Likewise a KillTask that comes before its task's LaunchTask is kept: the
+// launch then reports TASK_KILLED instead of starting the task (the agent
+// only sends an executor kills for tasks it gave it).
 
 // holdEarly keeps m for a task this executor has not launched yet.
 func (exec *GoTaskExecutor) holdEarly(m GoTaskMsg) {
@@ -51,4 +54,10 @@ func (exec *GoTaskExecutor) deliver(t *execTask, m GoTaskMsg) {
 	if direct, ok := t.mailbox.put(m); direct || !ok {
 		exec.link.Consumed(m.TaskName, 1)
 	}
+}
+
+// killEarly keeps a kill for a task this executor has not launched yet.
+func (exec *GoTaskExecutor) killEarly(name string) {
+	log.Warningf("mesosgot: kill for task %s before its launch; it is killed when the launch comes", name)
+	exec.killedEarly[name] = true
 }

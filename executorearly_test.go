@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gogo/protobuf/proto"
+	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
+	util "github.com/mesos/mesos-go/api/v0/mesosutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -50,4 +53,34 @@ func TestMessagesBeforeLaunchWaitForTheTask(t *testing.T) {
 	require.NoError(t, f.run())
 	assert.Equal(t, map[string]int{"seq-0": n, "seq-1": n, "seq-2": n}, got)
 	assert.Zero(t, evs.count(Error), "no message was dropped")
+}
+
+// A KillTask that mesos-go's driver runs before its task's LaunchTask is
+// kept: the launch reports TASK_KILLED and the task never starts (it used
+// to be answered TASK_LOST, and the task then started anyway).
+func TestKillBeforeLaunchKillsTheTask(t *testing.T) {
+	checkNoLeak(t)
+	started := make(chan struct{}, 1)
+	e := NewGoTaskExecutor(nil)
+	e.RegisterTaskFunc("w", func(in <-chan GoTaskMsg, out chan<- GoTaskMsg, args []string, env map[string]string) error {
+		started <- struct{}{}
+		return nil
+	})
+	d := &stopRecorder{stopped: make(chan struct{}), statuses: make(chan *mesos.TaskStatus, 4)}
+	id := util.NewTaskID("w-0")
+	e.KillTask(d, id)
+	data := encodeTaskInfoData(taskData{Env: map[string]string{}, Link: taskLinkParams{Key: make([]byte, 32), ExecutorID: "e", Encrypt: true, Timeout: time.Minute}})
+	e.LaunchTask(d, &mesos.TaskInfo{Name: proto.String("w-0"), TaskId: id, SlaveId: util.NewSlaveID("a"), Data: data})
+	select {
+	case st := <-d.statuses:
+		assert.Equal(t, mesos.TaskState_TASK_KILLED, st.GetState(), "%s", st.GetMessage())
+	case <-time.After(30 * time.Second):
+		t.Fatal("no status for the task killed before its launch")
+	}
+	e.shutdown()
+	select {
+	case <-started:
+		t.Error("the task killed before its launch was started")
+	default:
+	}
 }

@@ -10,8 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// stopRecorder is an executor driver that only records Stop.
-type stopRecorder struct{ stopped chan struct{} }
+// stopRecorder is an executor driver that records Stop and, if statuses
+// is not nil, the status updates.
+type stopRecorder struct {
+	stopped  chan struct{}
+	statuses chan *mesos.TaskStatus
+}
 
 func (d *stopRecorder) Start() (mesos.Status, error) { return mesos.Status_DRIVER_RUNNING, nil }
 func (d *stopRecorder) Stop() (mesos.Status, error) {
@@ -21,7 +25,10 @@ func (d *stopRecorder) Stop() (mesos.Status, error) {
 func (d *stopRecorder) Abort() (mesos.Status, error) { return mesos.Status_DRIVER_ABORTED, nil }
 func (d *stopRecorder) Join() (mesos.Status, error)  { return mesos.Status_DRIVER_STOPPED, nil }
 func (d *stopRecorder) Run() (mesos.Status, error)   { return mesos.Status_DRIVER_STOPPED, nil }
-func (d *stopRecorder) SendStatusUpdate(*mesos.TaskStatus) (mesos.Status, error) {
+func (d *stopRecorder) SendStatusUpdate(st *mesos.TaskStatus) (mesos.Status, error) {
+	if d.statuses != nil {
+		d.statuses <- st
+	}
 	return mesos.Status_DRIVER_RUNNING, nil
 }
 func (d *stopRecorder) SendFrameworkMessage(string) (mesos.Status, error) {
