@@ -22,6 +22,12 @@ import (
 // the test.
 func startDriverWith(t *testing.T, c *Cluster, s *testSched, fi *mesos.FrameworkInfo) *sched.MesosSchedulerDriver {
 	t.Helper()
+	return startDriverOn(t, c.MasterAddr(), s, fi)
+}
+
+// startDriverOn is startDriverWith for the master at addr.
+func startDriverOn(t *testing.T, addr string, s *testSched, fi *mesos.FrameworkInfo) *sched.MesosSchedulerDriver {
+	t.Helper()
 	if fi.Name == nil {
 		fi.Name = proto.String(t.Name())
 	}
@@ -31,7 +37,7 @@ func startDriverWith(t *testing.T, c *Cluster, s *testSched, fi *mesos.Framework
 	d, err := sched.NewMesosSchedulerDriver(sched.DriverConfig{
 		Scheduler:      s,
 		Framework:      fi,
-		Master:         c.MasterAddr(),
+		Master:         addr,
 		BindingAddress: net.ParseIP("127.0.0.1"),
 		NewMessenger: func() (messenger.Messenger, error) {
 			ip := net.ParseIP("127.0.0.1").To4()

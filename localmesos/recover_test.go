@@ -1,7 +1,6 @@
 package localmesos
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,14 +11,9 @@ import (
 	"github.com/gogo/protobuf/proto"
 	mesos "github.com/mesos/mesos-go/api/v0/mesosproto"
 	util "github.com/mesos/mesos-go/api/v0/mesosutil"
-	"github.com/mesos/mesos-go/api/v0/mesosutil/process"
-	"github.com/mesos/mesos-go/api/v0/messenger"
 	sched "github.com/mesos/mesos-go/api/v0/scheduler"
-	"github.com/mesos/mesos-go/api/v0/upid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/mesosgot/mesosgot/internal/libprocess"
 )
 
 // Agent recovery: an agent restarted on the same work directory and port
@@ -29,26 +23,7 @@ import (
 // does not ask for checkpointing.
 func startFrameworkDriver(t *testing.T, m *Master, s *testSched, checkpoint bool) *sched.MesosSchedulerDriver {
 	t.Helper()
-	d, err := sched.NewMesosSchedulerDriver(sched.DriverConfig{
-		Scheduler:      s,
-		Framework:      &mesos.FrameworkInfo{User: proto.String(""), Name: proto.String(t.Name()), Checkpoint: proto.Bool(checkpoint)},
-		Master:         m.Addr(),
-		BindingAddress: net.ParseIP("127.0.0.1"),
-		NewMessenger: func() (messenger.Messenger, error) {
-			ip := net.ParseIP("127.0.0.1").To4()
-			return messenger.New(libprocess.NewTransport(upid.UPID{ID: process.New("scheduler").Label(), Host: ip.String(), Port: "0"}, ip)), nil
-		},
-	})
-	require.NoError(t, err)
-	st, err := d.Start()
-	require.NoError(t, err)
-	require.Equal(t, mesos.Status_DRIVER_RUNNING, st)
-	t.Cleanup(func() {
-		if d.Running() {
-			_, _ = d.Abort()
-		}
-	})
-	return d
+	return startDriverOn(t, m.Addr(), s, &mesos.FrameworkInfo{Checkpoint: proto.Bool(checkpoint)})
 }
 
 // recoveryRig is a master, an agent with a work directory and fixed port,
