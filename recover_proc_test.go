@@ -31,8 +31,6 @@ type recoveryCluster struct {
 	agentBin string
 	master   string // host:port
 	agents   []*recoveryAgent
-	mu       sync.Mutex
-	execPids map[int]bool // every executor an agent started, killed at the end
 }
 
 type recoveryAgent struct {
@@ -48,12 +46,9 @@ const recoveryReregTimeout = "2secs"
 
 func startRecoveryCluster(t *testing.T) *recoveryCluster {
 	masterBin, agentBin := haBinaries(t)
-	rc := &recoveryCluster{t: t, agentBin: agentBin, execPids: map[int]bool{}}
+	rc := &recoveryCluster{t: t, agentBin: agentBin}
 	m := proctest.Start(t, masterBin, "-ip=127.0.0.1", "-port=0", "-agent_ping_timeout=1secs", "-max_agent_ping_timeouts=5")
 	rc.master = m.WaitLine(`listening on (\S+) \(pid \S+\)`, 60*time.Second)[1]
-	// Executors of checkpointing frameworks outlive their agent by design:
-	// none may outlive the test.
-	t.Cleanup(rc.killExecutors)
 	for i := 0; i < 2; i++ {
 		ra := &recoveryAgent{args: []string{"-ip=127.0.0.1", "-master=" + rc.master,
 			"-work_dir=" + filepath.Join(t.TempDir(), "agent"), "-resources=cpus:4;mem:4096",
@@ -61,6 +56,7 @@ func startRecoveryCluster(t *testing.T) *recoveryCluster {
 			"-recovery_timeout=30secs", "-executor_reregistration_timeout=" + recoveryReregTimeout}}
 		ra.port = strconv.Itoa(fixedPort(t))
 		ra.proc = proctest.Start(t, agentBin, append(ra.args, "-port="+ra.port)...)
+		reapExecutors(t, ra.proc)
 		ra.id = ra.proc.WaitLine(`registered with master \S+ as (\S+)`, 60*time.Second)[1]
 		rc.agents = append(rc.agents, ra)
 	}
@@ -90,34 +86,10 @@ func fixedPort(t *testing.T) int {
 	return 0
 }
 
-var executorStarted = regexp.MustCompile(`executor \S+ of framework \S+ started on agent .*\(pid (\d+),`)
-
-// noteExecutors records the executors agent a started.
-func (rc *recoveryCluster) noteExecutors(a *recoveryAgent) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	for _, m := range executorStarted.FindAllStringSubmatch(a.proc.Output(), -1) {
-		pid, _ := strconv.Atoi(m[1])
-		rc.execPids[pid] = true
-	}
-}
-
-func (rc *recoveryCluster) killExecutors() {
-	for _, a := range rc.agents {
-		rc.noteExecutors(a)
-	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	for pid := range rc.execPids {
-		_ = syscall.Kill(-pid, syscall.SIGKILL) // each runs in its own process group
-	}
-}
-
 // restart kills agent i with -9 and starts it again on the same work
 // directory and port; it returns when the new process runs.
 func (rc *recoveryCluster) restart(i int) {
 	a := rc.agents[i]
-	rc.noteExecutors(a)
 	require.NoError(rc.t, syscall.Kill(a.proc.Pid(), syscall.SIGKILL))
 	_ = a.proc.Wait(10 * time.Second)
 	// The port is free once nothing holds the dead agent's socket.
@@ -129,6 +101,7 @@ func (rc *recoveryCluster) restart(i int) {
 		return err == nil
 	}, 10*time.Second, 5*time.Millisecond, "port %s free again", a.port)
 	a.proc = proctest.Start(rc.t, rc.agentBin, append(a.args, "-port="+a.port)...)
+	reapExecutors(rc.t, a.proc)
 	a.restarted = time.Now()
 }
 
