@@ -56,6 +56,25 @@ func (f *failoverTimes) String() string {
 		since(f.disconnected), since(f.reregistered), since(f.msg), since(f.msgAfterRereg))
 }
 
+// startLeaderAndStandby starts two in-process clusters on cfg's ZooKeeper
+// group: the first is elected before the second starts, as its standby.
+// Both are closed at the end of the test.
+func startLeaderAndStandby(t *testing.T, cfg localmesos.Config) (leader, standby *localmesos.Cluster) {
+	t.Helper()
+	leader, err := localmesos.Start(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { leader.Close() })
+	deadline := time.Now().Add(30 * time.Second)
+	for !leader.Elected() {
+		require.True(t, time.Now().Before(deadline), "first master not elected")
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
+	standby, err = localmesos.Start(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { standby.Close() })
+	return leader, standby
+}
+
 // A job over -master=zk://... rides through the leading master's death:
 // a standby takes over, the agents and the framework re-register, and every
 // message of the ping-pong arrives once and in order (the seq tasks fail on
@@ -66,17 +85,7 @@ func TestJobSurvivesMasterFailover(t *testing.T) {
 	// one cluster secret, so that each cluster's agents may register with the other's master
 	cfg := localmesos.Config{ZK: url, ZKSessionTimeout: 2 * time.Second, RegistrationBackoffFactor: 100 * time.Millisecond,
 		ClusterSecret: localmesos.NewClusterSecret()}
-	a, err := localmesos.Start(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { a.Close() })
-	deadline := time.Now().Add(30 * time.Second)
-	for !a.Elected() {
-		require.True(t, time.Now().Before(deadline), "first master not elected")
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
-	b, err := localmesos.Start(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { b.Close() })
+	a, b := startLeaderAndStandby(t, cfg)
 
 	conf := localConf(t, url)
 	conf.MasterLostTimeout = 60 * time.Second
@@ -123,7 +132,7 @@ func TestJobSurvivesMasterFailover(t *testing.T) {
 		}
 	})
 	start := time.Now()
-	err = s.Run()
+	err := s.Run()
 	t.Logf("%d rounds x 2 tasks in %v; failover: %v", rounds, time.Since(start).Round(time.Millisecond), times)
 	require.NoError(t, err)
 	require.NoError(t, appErr)
@@ -184,17 +193,7 @@ func TestJobFailsWhenItsAgentsDoNotReregister(t *testing.T) {
 	zs := zktest.Start(t)
 	url := zs.URL("/mesos")
 	cfg := localmesos.Config{ZK: url, ZKSessionTimeout: 2 * time.Second, RegistrationBackoffFactor: 100 * time.Millisecond}
-	a, err := localmesos.Start(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { a.Close() })
-	deadline := time.Now().Add(30 * time.Second)
-	for !a.Elected() {
-		require.True(t, time.Now().Before(deadline), "first master not elected")
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
-	b, err := localmesos.Start(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { b.Close() })
+	a, _ := startLeaderAndStandby(t, cfg) // the standby leads once a stops
 
 	conf := localConf(t, url)
 	conf.MasterLostTimeout = 3 * time.Second
@@ -211,7 +210,7 @@ func TestJobFailsWhenItsAgentsDoNotReregister(t *testing.T) {
 			evs.add(ev)
 		}
 	})
-	err = s.Run()
+	err := s.Run()
 	require.Error(t, err)
 	t.Logf("error: %v", err)
 	assert.Contains(t, err.Error(), "the master did not report the state of tasks [wait-0 wait-1] within 3s")
